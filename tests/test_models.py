@@ -1,0 +1,153 @@
+import itertools
+
+import pytest
+import torch
+
+import relationnet as rn
+from relationnet.models.resnet38 import ResNet38
+
+
+def hand_count_resnet38() -> int:
+    """Parameters of ResNet38 at width 1.0 counted from the architecture table alone."""
+    c3 = lambda a, b: 9 * a * b
+    c1 = lambda a, b: a * b
+    bn = lambda c: 2 * c
+    total = c3(3, 64)
+    cin = 64
+    for n, mid, out in [(3, 128, 128), (3, 256, 256), (6, 512, 512), (3, 512, 1024)]:
+        for i in range(n):
+            total += bn(cin) + c3(cin, mid) + bn(mid) + c3(mid, out)
+            if i == 0:
+                total += c1(cin, out)            # projection: width (and stride) changes
+            cin = out
+    for a, b, out in [(512, 1024, 2048), (1024, 2048, 4096)]:
+        total += bn(cin) + c1(cin, a) + bn(a) + c3(a, b) + bn(b) + c1(b, out) + c1(cin, out)
+        cin = out
+    return total + bn(4096)
+
+
+def count(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_resnet38_parameter_count_matches_hand_count():
+    trunk = ResNet38(width=1.0, dcn=False)
+    assert count(trunk) == hand_count_resnet38()
+    assert abs(count(trunk) / 1e6 - 105.1) < 0.1
+    full = rn.models.RelationNet(19, "resnet38", width=1.0, dcn=False, relation=False, similarity=False)
+    assert 0 < count(full) - count(trunk) < 3_000_000
+
+
+def test_dcn_starts_as_plain_conv():
+    torch.manual_seed(0)
+    plain = ResNet38(width=0.125, dcn=False).eval()
+    deform = ResNet38(width=0.125, dcn=True).eval()
+    sd = {k.replace("conv2.conv.", "conv2."): v for k, v in deform.state_dict().items() if "offset" not in k}
+    plain.load_state_dict(sd)
+    x = torch.randn(1, 3, 48, 64)
+    assert torch.allclose(plain(x), deform(x), atol=1e-4)
+    assert set(deform.deformable_convs()) == {"b6.conv2", "b7.conv2"}
+
+
+@pytest.mark.parametrize("dcn,relation,similarity", list(itertools.product([False, True], repeat=3)))
+def test_every_switch_combination_runs(dcn, relation, similarity):
+    model = rn.models.RelationNet(19, width=0.125, dcn=dcn, relation=relation, similarity=similarity)
+    for h, w in [(96, 160), (101, 171)]:
+        model.train()
+        out = model(torch.randn(2, 3, h, w))
+        oh, ow = -(-h // 8), -(-w // 8)
+        assert out["logits"].shape == (2, 19, oh, ow)
+        assert out["features"].shape == (2, model.feature_channels, oh, ow)
+        assert ("similarity" in out) == similarity
+        if similarity:
+            assert out["similarity"].shape == (2, 9, oh, ow)
+        model.eval()
+        with torch.no_grad():
+            assert "similarity" not in model(torch.randn(1, 3, h, w))
+            if similarity:
+                assert model(torch.randn(1, 3, h, w), return_similarity=True)["similarity"].shape == (1, 9, oh, ow)
+
+
+def test_every_parameter_gets_a_gradient():
+    model = rn.models.RelationNet(5, width=0.125, dcn=True, relation=True, similarity=True).train()
+    x = torch.randn(2, 3, 64, 96)
+    target = torch.randint(0, 5, (2, 64, 96))
+    target[:, :, 40:] = (target[:, :, 40:] + 1) % 5
+    total, _ = rn.losses.relationnet_loss(model(x), target, lam=1.0, thresh=None)
+    total.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
+    assert not missing, missing
+
+
+def test_output_cell_is_centred_on_8i_8j():
+    """The receptive field (input-gradient support) of cell (i, j) is symmetric about pixel (8i, 8j)."""
+    model = rn.models.RelationNet(3, "resnet38", width=0.125, dcn=False, relation=False, similarity=False).eval()
+    x = torch.randn(1, 3, 720, 24, requires_grad=True)
+    out = model(x)["logits"]
+    for i in (out.shape[-2] // 2 - 1, out.shape[-2] // 2):
+        x.grad = None
+        out[0, :, i, 1].sum().backward(retain_graph=True)
+        rows = torch.nonzero(x.grad.abs().sum((0, 1, 3)))[:, 0]
+        assert rows.min() > 0 and rows.max() < x.shape[-2] - 1      # not clipped by the border
+        assert (rows.min() + rows.max()).item() == 2 * 8 * i
+
+
+def test_relation_module_batched_gru_equals_loop():
+    torch.manual_seed(1)
+    m = rn.models.RelationModule(16, hidden=8).eval()
+    x = torch.randn(2, 8, 5, 7)
+    got = m.sweep(x)
+    b, c, h, w = x.shape
+    rows = torch.zeros(b, h, w, c)
+    with torch.no_grad():
+        for i in range(b):
+            for y in range(h):
+                rows[i, y] = m.gru_lr(x[i, :, y, :].T.unsqueeze(0))[0][0]
+        ref = torch.zeros(b, c, h, w)
+        for i in range(b):
+            for xx in range(w):
+                ref[i, :, :, xx] = m.gru_ud(rows[i, :, xx, :].unsqueeze(0))[0][0].T
+    assert torch.allclose(got, ref, atol=1e-5)
+
+
+def test_relation_module_sees_whole_row_and_column():
+    m = rn.models.RelationModule(8, hidden=8).eval()
+    x = torch.randn(1, 8, 6, 6, requires_grad=True)
+    m(x)[0, :, 2, 3].sum().backward()
+    g = x.grad.abs().sum(1)[0]
+    assert (g > 0).all()   # after both sweeps every input position reaches (2, 3)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="unknown backbone"):
+        rn.models.RelationNet(19, backbone="vgg16")
+    model = rn.models.RelationNet(19, width=0.125)
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        model(torch.randn(3, 64, 64))
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
+        model(torch.randn(1, 1, 64, 64))
+    with pytest.raises(ValueError, match="width"):
+        rn.models.RelationNet(19, backbone="resnet101", width=0.5)
+    with pytest.raises(ValueError, match="num_classes"):
+        rn.models.RelationNet(1)
+
+
+def test_resnet101_variant(tmp_path):
+    model = rn.models.RelationNet(19, backbone="resnet101", dcn=False, relation=True, similarity=True).train()
+    out = model(torch.randn(1, 3, 67, 75))
+    assert out["logits"].shape == (1, 19, 9, 10) and out["similarity"].shape == (1, 9, 9, 10)
+    # a local weights file: torchvision key names load; a missing or mismatched file is a clear error
+    from safetensors.torch import save_file
+    from torchvision.models import resnet101
+    ref = resnet101(weights=None)
+    save_file({k: v.contiguous() for k, v in ref.state_dict().items()}, str(tmp_path / "r101.safetensors"))
+    loaded = rn.models.ResNet101(pretrained=tmp_path / "r101.safetensors")
+    assert torch.equal(loaded.layer4[0].conv2.weight, ref.layer4[0].conv2.weight)
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        rn.models.ResNet101(pretrained=tmp_path / "nope.pth")
+    save_file({"conv1.weight": torch.zeros(1)}, str(tmp_path / "bad.safetensors"))
+    with pytest.raises(ValueError, match="does not match"):
+        rn.models.ResNet101(pretrained=tmp_path / "bad.safetensors")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="cannot read weights"):
+        rn.models.ResNet101(pretrained=tmp_path / "junk.pth")
