@@ -1,4 +1,8 @@
-"""The ``relationnet`` command line: ``data``, ``info`` (more subcommands join as they land)."""
+"""The ``relationnet`` command line: ``data``, ``train``, ``eval``, ``predict``, ``demo``, ``info``.
+
+Every subcommand has ``--help``.  Errors in input (a bad config key, a missing dataset folder,
+a corrupt checkpoint) print one clear line and exit with status 2.
+"""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +25,39 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--workers", type=int, default=None)
     sc.add_argument("--overwrite", action="store_true", help="replace a set made with other arguments")
 
+    tr = sub.add_parser("train", help="train a configuration (rerun the same command to resume)")
+    tr.add_argument("config", help="a YAML file or a preset name (see configs/)")
+    tr.add_argument("overrides", nargs="*", help="key=value overrides, e.g. lam=1 crop=[96,192]")
+    tr.add_argument("--out", default=None, help="run folder (default: runs/<name>)")
+    tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
+    tr.add_argument("--init-from", default=None, help="start from this checkpoint's weights")
+    tr.add_argument("--no-progress", action="store_true")
+
+    ev = sub.add_parser("eval", help="evaluate a checkpoint on its dataset's validation split")
+    ev.add_argument("checkpoint", help="a checkpoint (NAME, NAME.json or NAME.safetensors)")
+    ev.add_argument("--steps", type=int, nargs="+", default=[1, 4], choices=(1, 4, 16, 64))
+    ev.add_argument("--root", default=None, help="dataset folder (default: the one it was trained on)")
+    ev.add_argument("--limit", type=int, default=0, help="evaluate the first N images only")
+    ev.add_argument("--official", action="store_true", help="also run the official Cityscapes evaluation")
+    ev.add_argument("--json", default=None, help="write the results here")
+    ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+    pr = sub.add_parser("predict", help="segment an image or a folder of images")
+    pr.add_argument("checkpoint")
+    pr.add_argument("input", help="an image file or a folder of images")
+    pr.add_argument("--out", default="predictions")
+    pr.add_argument("--steps", type=int, default=4, choices=(1, 4, 16, 64))
+    pr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
+    de = sub.add_parser("demo", help="the main job: data, CPU presets, evaluation, results table, dashboard")
+    de.add_argument("--out", default="runs/demo")
+    de.add_argument("--size", choices=("full", "ci"), default=None,
+                    help="ci: a much shorter run (default: $RELATIONNET_SIZE or full)")
+    de.add_argument("--root", default=None, help="SynthCity folder (default: data/synthcity)")
+    de.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    de.add_argument("--no-app", action="store_true", help="do not start the dashboard at the end")
+    de.add_argument("--port", type=int, default=8501)
+
     info = sub.add_parser("info", help="print the model summary for a configuration")
     info.add_argument("--backbone", default="resnet38")
     info.add_argument("--width", type=float, default=1.0)
@@ -41,6 +78,103 @@ def cmd_data(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from . import config as config_mod
+    from .engine.train import train
+    cfg = config_mod.load(args.config, args.overrides + ([f"device={args.device}"] if args.device else []))
+    out = args.out or f"runs/{cfg.name}"
+    results = train(cfg, out, progress=not args.no_progress, init_from=args.init_from)
+    for stage, rec in results.items():
+        if "val_miou" in rec:
+            print(f"{stage}: val mIoU {100 * rec['val_miou']:.2f}  mAcc {100 * rec['val_mean_acc']:.2f}")
+    print(f"run folder: {out}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    import json
+
+    from . import config as config_mod
+    from .data import build_dataset, eval_transform
+    from .engine.checkpoint import load_model
+    from .engine.evaluate import cityscapes_official, evaluate
+    from .engine.train import dataset_root, resolve_device
+    device = resolve_device(args.device)
+    model, meta = load_model(args.checkpoint, device)
+    cfg = config_mod.from_dict({**meta.get("config", {}), **({"root": args.root} if args.root else {})})
+    root = dataset_root(cfg)
+    vset = build_dataset(cfg.dataset, root, "val", "fine", eval_transform())
+    results = {}
+    for steps in args.steps:
+        preds = [] if args.official and steps == args.steps[-1] else None
+        res = evaluate(model, vset, cfg.num_classes, steps=steps, device=device, limit=args.limit, predictions=preds)
+        results[f"step{steps}"] = res
+        print(f"{steps}-step: mIoU {100 * res['miou']:.2f}  mAcc {100 * res['mean_acc']:.2f}  "
+              f"pixel acc {100 * res['pixel_acc']:.2f}  boundary mIoU {100 * res['boundary_miou']:.2f}")
+        if preds is not None:
+            if cfg.dataset not in ("cityscapes", "synthcity"):
+                raise ValueError("--official is for Cityscapes-layout datasets")
+            gts = [str(lbl) for _, lbl, _ in vset.items[: len(preds)]]
+            off = cityscapes_official(preds, gts)
+            results["official"] = off
+            print(f"official ({steps}-step): IoU class {100 * off['iou_class']:.2f}  iIoU class "
+                  f"{100 * off['iiou_class']:.2f}  IoU category {100 * off['iou_category']:.2f}  "
+                  f"iIoU category {100 * off['iiou_category']:.2f}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def cmd_predict(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from .data import colorize, normalize_image
+    from .data._io import read_rgb
+    from .engine.checkpoint import load_model
+    from .engine.train import resolve_device
+    from .inference import predict
+    device = resolve_device(args.device)
+    model, meta = load_model(args.checkpoint, device)
+    pal = np.array(meta.get("palette"), dtype=np.uint8) if meta.get("palette") else None
+    src = Path(args.input)
+    if src.is_dir():
+        files = sorted(p for p in src.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    elif src.is_file():
+        files = [src]
+    else:
+        raise FileNotFoundError(f"input not found: {src}")
+    if not files:
+        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {src}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from tqdm.auto import tqdm
+    for f in tqdm(files, desc="predict", unit="img"):
+        rgb = read_rgb(f)
+        x = normalize_image(torch.from_numpy(rgb).permute(2, 0, 1)[None]).to(device)
+        pred = predict(model, x, steps=args.steps)[0].argmax(0).to(torch.uint8).cpu().numpy()
+        Image.fromarray(pred).save(out / f"{f.stem}_trainIds.png")
+        Image.fromarray(colorize(pred, pal)).save(out / f"{f.stem}_color.png")
+    print(f"{len(files)} prediction(s) written to {out}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    import os
+
+    from .engine.demo import run_demo
+    size = args.size or os.environ.get("RELATIONNET_SIZE", "full")
+    run_demo(args.out, size=size, root=args.root, device=args.device, app=not args.no_app, port=args.port)
+    return 0
+
+
 def cmd_info(args) -> int:
     import relationnet as rn
     m = rn.models.RelationNet(19, backbone=args.backbone, width=args.width)
@@ -49,14 +183,21 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"data": cmd_data, "info": cmd_info}
+COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "demo": cmd_demo,
+            "info": cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:      # key=value overrides may follow options: `train CFG --out X lam=1`
+        if args.command == "train" and all("=" in e and not e.startswith("-") for e in extra):
+            args.overrides += extra
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError, OSError) as e:
         print(f"relationnet {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

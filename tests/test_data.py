@@ -13,7 +13,7 @@ import relationnet as rn
 from relationnet.data import synthcity
 from relationnet.data.synthcity import SynthCityConfig
 
-TINY = SynthCityConfig(num_train=12, num_val=6, num_coarse=8, width=128, height=64, seed=3)
+from conftest import TINY
 
 
 def write_png(path, array):
@@ -133,11 +133,9 @@ def digest(root):
     return h.hexdigest()
 
 
-@pytest.fixture(scope="module")
-def tiny_synthcity(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sc") / "synthcity"
-    synthcity.generate(root, TINY, workers=2, progress=False)
-    return root
+@pytest.fixture
+def tiny_synthcity(tiny_root):
+    return tiny_root
 
 
 def test_synthcity_is_read_by_the_cityscapes_loader(tiny_synthcity):

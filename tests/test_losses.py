@@ -53,10 +53,32 @@ def test_ohem_nothing_kept_is_zero_with_grad():
     assert all_ignored.item() == 0.0 and all_ignored.requires_grad
 
 
+def centred_upsample_loop(x, H, W, s):
+    h, w = x.shape[-2:]
+    out = torch.zeros(*x.shape[:2], H, W, dtype=torch.float64)
+    for y in range(H):
+        for xx in range(W):
+            fy, fx = min(y / s, h - 1), min(xx / s, w - 1)
+            y0, x0 = int(fy), int(fx)
+            y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+            ay, ax = fy - y0, fx - x0
+            out[..., y, xx] = ((1 - ay) * (1 - ax) * x[..., y0, x0] + (1 - ay) * ax * x[..., y0, x1]
+                               + ay * (1 - ax) * x[..., y1, x0] + ay * ax * x[..., y1, x1])
+    return out
+
+
+def test_centred_upsampling_matches_loop():
+    from relationnet.ops.upsample import upsample_centered
+    x = torch.randn(1, 2, 3, 4, dtype=torch.float64)
+    for H, W in [(17, 25), (24, 32), (20, 27)]:
+        assert torch.allclose(upsample_centered(x, (H, W), 8), centred_upsample_loop(x, H, W, 8), atol=1e-9)
+    assert torch.allclose(upsample_centered(x, (12, 16), 4), centred_upsample_loop(x, 12, 16, 4), atol=1e-9)
+
+
 def test_ohem_upsamples_logits_to_target():
     logits = torch.randn(1, 4, 3, 4)
     target = torch.randint(0, 4, (1, 24, 32))
-    up = torch.nn.functional.interpolate(logits, size=(24, 32), mode="bilinear", align_corners=False)
+    up = centred_upsample_loop(logits.double(), 24, 32, 8)
     assert rn.losses.ohem_cross_entropy(logits, target).item() == pytest.approx(
         naive_ohem(up, target, 0.6), abs=1e-5)
 

@@ -18,3 +18,18 @@ def check_target(target: torch.Tensor, num_classes: int, ignore_index: int, expe
             vals = torch.unique(target[bad])[:10].tolist()
             raise ValueError(f"{what}: target holds class ids {vals} outside 0..{num_classes - 1} "
                              f"(and not the ignore index {ignore_index})")
+
+
+class CountReducer:
+    """How a loss turns its local pair/pixel counts into the counts of the whole batch.
+
+    The default (one process) leaves them alone.  Under data parallelism,
+    :class:`relationnet.engine.distributed.CountReducer` sums them over processes and
+    ``world_size`` undoes DDP's gradient averaging, so each loss is normalised by the
+    global batch exactly as in a single-process run.
+    """
+
+    world_size = 1
+
+    def sum(self, t: torch.Tensor) -> torch.Tensor:
+        return t

@@ -8,29 +8,33 @@ that are below ``t`` (the practice of the ResNet38 and PSPNet code bases): ``S``
 union of the pixels below ``t`` and the ``min_kept`` pixels of smallest true-class probability.  When no pixel qualifies the
 loss is ``0`` and still has a gradient path to the logits (all-zero gradient).
 
-Targets at a different resolution than the logits: the logits are upsampled bilinearly
-(``align_corners=False``) to the target's size, the usual practice for output-stride-8
-networks trained on full-resolution labels.
+Targets at a different resolution than the logits: the logits are upsampled bilinearly to
+the target's size (the usual practice for output-stride-8 networks trained on
+full-resolution labels), with RelationNet's geometry: logit cell ``(i, j)`` lands on label
+pixel ``(8i, 8j)`` (:func:`relationnet.ops.upsample.upsample_centered`).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_target
+from ..ops.upsample import infer_stride, upsample_centered
+from ._checks import CountReducer, check_target
 
 
 def upsample_to(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(logits.shape[-2:]) == tuple(size):
         return logits
-    return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+    return upsample_centered(logits, size, infer_stride(logits.shape[-2], size[0]))
 
 
 def ohem_cross_entropy(logits: torch.Tensor, target: torch.Tensor, thresh: float | None = 0.6, min_kept: int = 0,
-                       ignore_index: int = 255) -> torch.Tensor:
+                       ignore_index: int = 255, counts: CountReducer | None = None) -> torch.Tensor:
     """OHEM cross-entropy of (B, K, h, w) ``logits`` against a (B, H, W) integer ``target``.
 
     ``thresh=None`` keeps every valid pixel: plain cross-entropy (the CE rows of Table I).
+    ``counts`` (data-parallel training) normalises by the number of kept pixels of the
+    whole global batch, so that the averaged gradients equal a single-process run's.
     """
     if logits.dim() != 4:
         raise ValueError(f"ohem_cross_entropy: logits must be (B, K, h, w), got shape {tuple(logits.shape)}")
@@ -44,15 +48,16 @@ def ohem_cross_entropy(logits: torch.Tensor, target: torch.Tensor, thresh: float
     nll = F.cross_entropy(logits.float(), target.long(), ignore_index=ignore_index, reduction="none")
     valid = target != ignore_index
     nll_valid = nll[valid]
-    if nll_valid.numel() == 0:
-        return logits.sum() * 0.0
     if thresh is None:
-        return nll_valid.mean()
-    p_true = torch.exp(-nll_valid.detach())
-    keep = p_true < thresh
-    if min_kept > 0:  # the min_kept hardest valid pixels are always kept
-        k = min(int(min_kept), p_true.numel())
-        keep[torch.topk(p_true, k, largest=False).indices] = True
-    if not keep.any():
+        keep = torch.ones_like(nll_valid, dtype=torch.bool)
+    else:
+        p_true = torch.exp(-nll_valid.detach())
+        keep = p_true < thresh
+        if min_kept > 0 and p_true.numel():  # the min_kept hardest valid pixels are always kept
+            k = min(int(min_kept), p_true.numel())
+            keep[torch.topk(p_true, k, largest=False).indices] = True
+    counts = counts or CountReducer()
+    n = counts.sum(keep.sum().to(nll_valid.dtype))
+    if n == 0:
         return logits.sum() * 0.0
-    return nll_valid[keep].mean()
+    return nll_valid[keep].sum() / n * counts.world_size

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from ..ops.shift import shift_features
-from ._checks import check_target
+from ._checks import CountReducer, check_target
 
 
 def labels_at_output(target: torch.Tensor, stride: int = 8) -> torch.Tensor:
@@ -44,10 +44,11 @@ def pair_labels(target: torch.Tensor, ignore_index: int = 255) -> tuple[torch.Te
 
 
 def spatial_correlation_loss(similarity: torch.Tensor, target: torch.Tensor, ignore_index: int = 255,
-                             num_classes: int | None = None) -> torch.Tensor:
+                             num_classes: int | None = None, counts: CountReducer | None = None) -> torch.Tensor:
     """SCL of (B, 9, h, w) similarity logits against (B, h, w) labels at the same resolution.
 
     ``num_classes`` (optional) additionally checks that labels lie in ``0..num_classes-1``.
+    ``counts`` (data-parallel training) takes α, β and N over the whole global batch.
     """
     if similarity.dim() != 4 or similarity.shape[1] != 9:
         raise ValueError(f"spatial_correlation_loss: similarity must be (B, 9, h, w), got {tuple(similarity.shape)}")
@@ -58,7 +59,8 @@ def spatial_correlation_loss(similarity: torch.Tensor, target: torch.Tensor, ign
         raise ValueError(f"spatial_correlation_loss: target shape {tuple(target.shape)} does not match the "
                          f"similarity map's (B, h, w) = {(b, h, w)}; use labels_at_output() on full-resolution labels")
     pos, neg = pair_labels(target, ignore_index)
-    n_pos, n_neg = pos.sum(), neg.sum()
+    counts = counts or CountReducer()
+    n_pos, n_neg = counts.sum(torch.stack([pos.sum(), neg.sum()]).to(torch.float32)).unbind()
     n = n_pos + n_neg
     if n == 0:
         return similarity.sum() * 0.0
@@ -66,4 +68,4 @@ def spatial_correlation_loss(similarity: torch.Tensor, target: torch.Tensor, ign
     alpha, beta = n_pos / n, n_neg / n
     loss_pos = (F.logsigmoid(s) * pos).sum()
     loss_neg = (F.logsigmoid(-s) * neg).sum()
-    return -(beta * loss_pos + alpha * loss_neg) / n
+    return -(beta * loss_pos + alpha * loss_neg) / n * counts.world_size

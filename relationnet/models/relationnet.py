@@ -45,6 +45,7 @@ class RelationNet(nn.Module):
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
         self.num_classes, self.backbone_name, self.width, self.dcn = num_classes, backbone, width, dcn
+        self.dropout = dropout
         if backbone == "resnet38":
             if pretrained is not None:
                 raise ValueError("pretrained weights are only supported for the resnet101 backbone")
@@ -86,4 +87,4 @@ class RelationNet(nn.Module):
         """The constructor arguments that rebuild this architecture."""
         return {"num_classes": self.num_classes, "backbone": self.backbone_name, "width": self.width,
                 "dcn": self.dcn,
-                "relation": self.relation is not None, "similarity": self.similarity is not None}
+                "relation": self.relation is not None, "similarity": self.similarity is not None, "dropout": self.dropout}

@@ -1,0 +1,176 @@
+"""``relationnet demo``: the main job on the embedded data.
+
+1. generate SynthCity (if absent);
+2. train the CPU presets the notebooks and the dashboard need — the OHEM baseline, +Relation
+   (λ = 0), the full model (+SCL, λ = 0.1) as stage 1 of alternating training followed by
+   stages 2 (coarse, no SCL) and 3 (fine, SCL), and a λ sweep (0, 0.01, 0.1, 1, 10; 0 and
+   0.1 are the runs above);
+3. evaluate every final (``last``) checkpoint with the 1- and 4-step test (no selection on
+   the validation set) and write ``results.md`` / ``results.json``;
+4. start the dashboard on 127.0.0.1 and print its URL (``--no-app`` skips it).
+
+Finished runs and evaluations are reused on a rerun; an interrupted run resumes.
+``size="ci"`` shrinks every run (for tests and the notebooks' CI size).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import config as config_mod
+from ..config import Config
+from ..data import build_dataset, eval_transform
+from ..losses.scl import labels_at_output
+from .checkpoint import load_model, read_meta
+from .evaluate import evaluate, feature_alignment
+from .train import dataset_root, resolve_device, train
+
+LAMBDAS = (0.0, 0.01, 0.1, 1.0, 10.0)
+#: Table I (Cityscapes val, single scale) and Fig. 6 numbers quoted next to ours.
+PAPER = {"baseline": ("ResNet38 + OHEM", 77.39), "relation": ("+ Relation", 78.43),
+         "alternating/stage1": ("Stage 1 (full model, fine)", 79.88),
+         "alternating/stage2": ("Stage 2† (coarse) + multi-step", 81.16),
+         "alternating/stage3": ("Stage 3 + multi-step", 81.76)}
+
+
+@dataclass
+class DemoRun:
+    key: str            # folder under the demo directory (and the checkpoint to evaluate)
+    title: str
+    cfg: Config
+    train_dir: str      # folder train() runs in (alternating: the parent of stage folders)
+
+
+def size_overrides(size: str) -> dict:
+    if size == "full":
+        return {}
+    if size == "ci":
+        return {"epochs": 2, "const_epochs": 1, "iters_per_epoch": 12, "stage_epochs": [2, 1, 1], "eval_every": 2,
+                "val_limit": 24, "workers": 0}
+    raise ValueError(f"size must be 'full' or 'ci', got {size!r}")
+
+
+def demo_runs(size: str = "full", root: str | None = None, extra: dict | None = None) -> list[DemoRun]:
+    o = {**size_overrides(size), **({"root": str(root)} if root else {}), **(extra or {})}
+    runs = [DemoRun("baseline", "OHEM baseline (ResNet38)", config_mod.load("synthcity_baseline", {**o, "name": "baseline"}),
+                    "baseline"),
+            DemoRun("relation", "+ Relation (λ = 0)",
+                    config_mod.load("synthcity_full", {**o, "name": "relation", "similarity": False, "lam": 0.0}),
+                    "relation")]
+    alt = config_mod.load("synthcity_full", {**o, "name": "alternating", "alternating": True})
+    for i, title in enumerate(("Stage 1: full model, fine, OHEM + SCL (λ = 0.1)", "Stage 2: coarse, OHEM, no SCL",
+                               "Stage 3: fine, OHEM + SCL")):
+        runs.append(DemoRun(f"alternating/stage{i + 1}", title, alt, "alternating"))
+    for lam in LAMBDAS:
+        if lam in (0.0, 0.1):
+            continue
+        runs.append(DemoRun(f"lambda_{lam:g}", f"full model, λ = {lam:g}",
+                            config_mod.load("synthcity_full", {**o, "name": f"lambda_{lam:g}", "lam": lam}),
+                            f"lambda_{lam:g}"))
+    return runs
+
+
+def lambda_runs(runs: list[DemoRun]) -> dict[float, str]:
+    """λ -> run key of the sweep (0 is +Relation, 0.1 is stage 1)."""
+    out = {0.0: "relation", 0.1: "alternating/stage1"}
+    out.update({r.cfg.lam: r.key for r in runs if r.key.startswith("lambda_")})
+    return dict(sorted(out.items()))
+
+
+def evaluate_run(ckpt: Path, cfg: Config, steps=(1, 4), device="cpu", progress=True, align_images: int = 16) -> dict:
+    """1- and 4-step metrics of a checkpoint plus the feature-alignment score; cached next to it."""
+    meta = read_meta(ckpt)
+    cache = ckpt.parent / "eval.json"
+    if cache.is_file():
+        old = json.loads(cache.read_text())
+        if old.get("sha256") == meta.get("sha256") and old.get("val_limit") == cfg.val_limit:
+            return old
+    model, _ = load_model(ckpt, device)
+    root = dataset_root(cfg, progress)
+    vset = build_dataset(cfg.dataset, root, "val", "fine", eval_transform())
+    res = {"sha256": meta.get("sha256"), "val_limit": cfg.val_limit}
+    for s in steps:
+        ev = evaluate(model, vset, cfg.num_classes, steps=s, device=device, limit=cfg.val_limit, progress=progress)
+        res[f"step{s}"] = {k: ev[k] for k in ("miou", "mean_acc", "pixel_acc", "boundary_miou", "iou")}
+    n = min(align_images, len(vset))
+    images = torch.stack([vset[i]["image"] for i in range(n)]).to(device)
+    labels = torch.stack([vset[i]["label"] for i in range(n)])
+    with torch.no_grad():
+        feats = model(images)["features"].cpu()
+    res["alignment"] = feature_alignment(feats, labels_at_output(labels))
+    cache.write_text(json.dumps(res, indent=1))
+    return res
+
+
+def results_table(rows: list[dict]) -> str:
+    lines = ["| run | λ | mIoU 1-step | mIoU 4-step | mAcc 4-step | boundary mIoU 4-step | feature alignment | paper (Cityscapes val mIoU) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        paper = PAPER.get(r["key"])
+        lines.append(f"| {r['title']} | {r['lam']:g} | {100 * r['step1']['miou']:.1f} | {100 * r['step4']['miou']:.1f} | "
+                     f"{100 * r['step4']['mean_acc']:.1f} | {100 * r['step4']['boundary_miou']:.1f} | "
+                     f"{r['alignment']['score']:.3f} | {f'{paper[1]:.2f} ({paper[0]})' if paper else '—'} |")
+    return "\n".join(lines)
+
+
+def run_demo(out: str | Path = "runs/demo", size: str = "full", root: str | None = None, device: str = "auto",
+             app: bool = True, port: int = 8501, progress: bool = True, extra: dict | None = None) -> dict:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = demo_runs(size, root, {**(extra or {}), "device": device})
+    dev = resolve_device(device)
+    t0 = time.perf_counter()
+    dataset_root(runs[0].cfg, progress)
+    trained = set()
+    for run in tqdm(runs, desc="demo: training", unit="run", disable=not progress):
+        if run.train_dir not in trained:
+            train(run.cfg, out / run.train_dir, progress=progress)
+            trained.add(run.train_dir)
+    train_s = time.perf_counter() - t0
+    rows = []
+    for run in tqdm(runs, desc="demo: evaluating", unit="run", disable=not progress):
+        stage = run.key.split("/")[1] if "/" in run.key else ""
+        lam = 0.0 if stage == "stage2" else run.cfg.lam
+        ev = evaluate_run(out / run.key / "last", run.cfg, device=dev, progress=progress)
+        rows.append({"key": run.key, "title": run.title, "lam": lam, **{k: ev[k] for k in ("step1", "step4", "alignment")}})
+    summary = {"size": size, "train_seconds": round(train_s, 1), "total_seconds": round(time.perf_counter() - t0, 1),
+               "device": str(dev), "threads": torch.get_num_threads(), "runs": rows,
+               "lambda_runs": {str(k): v for k, v in lambda_runs(runs).items()}}
+    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    md = (f"# Demo results (SynthCity val, {size} size)\n\nTraining took {train_s / 60:.1f} min on {dev} "
+          f"({torch.get_num_threads()} threads); metrics of the final checkpoints, in %.\n\n" + results_table(rows) + "\n")
+    (out / "results.md").write_text(md)
+    print(md)
+    if app:
+        start_dashboard(out, port)
+    return summary
+
+
+def app_path() -> Path:
+    return Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
+
+
+def start_dashboard(runs_dir: Path, port: int = 8501, block: bool = True):
+    path = app_path()
+    if not path.is_file():
+        print(f"dashboard not found at {path}; install from a source checkout (pip install -e '.[app]')")
+        return None
+    cmd = [sys.executable, "-m", "streamlit", "run", str(path), "--server.address", "127.0.0.1", "--server.port",
+           str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--runs", str(runs_dir)]
+    env = {**os.environ, "RELATIONNET_RUNS": str(runs_dir)}
+    print(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C to stop)")
+    proc = subprocess.Popen(cmd, env=env)
+    if block:
+        try:
+            proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+    return proc

@@ -1,0 +1,292 @@
+"""The training loop, alternating training (Section III-C) and resumable runs.
+
+``train(cfg, out_dir)`` runs one stage, or the three stages of alternating training
+(``cfg.alternating``): stage 1 on fine labels with OHEM + λ·SCL, stage 2 on coarse labels
+with OHEM and *no* SCL (coarse polygons leave contours unlabelled, so pairs across them
+would teach wrong similarities), stage 3 on fine labels with OHEM + λ·SCL again, each
+stage starting from the previous stage's weights.  Each stage writes into its folder:
+
+    config.yaml      the full configuration
+    metrics.jsonl    one line per epoch: losses (both parts of Eq. 2), lr, val metrics, seconds
+    last.*, best.*   checkpoints (safetensors + JSON), ``best`` by validation mIoU
+    results.json     the final evaluation
+
+Resuming: the run checkpoints at the end of every epoch; rerunning the same command
+continues from ``last`` and, on the CPU with the same seed, ends bit-identical to an
+uninterrupted run (every epoch reseeds the RNGs and the data order from
+``(seed, stage, epoch)``, and the optimizer state is restored).  A run interrupted inside
+an epoch redoes that epoch.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, Subset
+from tqdm.auto import tqdm
+
+from .. import config as config_mod
+from ..config import Config
+from ..data import build_dataset, class_names, eval_transform, palette, seed_worker, train_transform
+from ..data import synthcity
+from ..losses import relationnet_loss
+from ..models import RelationNet
+from . import distributed
+from .checkpoint import read_meta, restore, save_checkpoint
+from .evaluate import evaluate
+from .schedule import lr_at, stage_const_epochs
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str          # "" for a single-stage run
+    annotation: str    # fine | coarse | mixed
+    lam: float
+    epochs: int
+    index: int = 0
+
+
+def stages(cfg: Config) -> list[Stage]:
+    if not cfg.alternating:
+        return [Stage("", cfg.annotation, cfg.lam, cfg.epochs)]
+    e1, e2, e3 = cfg.stage_epochs
+    return [Stage("stage1", "fine", cfg.lam, e1, 0), Stage("stage2", "coarse", 0.0, e2, 1),
+            Stage("stage3", "fine", cfg.lam, e3, 2)]
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device=cuda was asked for but no CUDA device is available; use device=cpu or auto")
+    return torch.device(name)
+
+
+def dataset_root(cfg: Config, progress: bool = True) -> Path:
+    """The dataset folder; SynthCity is generated there (default size) when missing."""
+    if cfg.dataset == "synthcity":
+        root = Path(cfg.root) if cfg.root else synthcity.default_root()
+        if not synthcity.is_complete(root):
+            synthcity.generate(root, progress=progress)
+        return root
+    if not cfg.root:
+        raise config_mod.ConfigError(f"dataset {cfg.dataset} needs root=/path/to/{cfg.dataset}")
+    return Path(cfg.root)
+
+
+def train_set(cfg: Config, root: Path, annotation: str, transform):
+    if cfg.dataset == "pascal_context":
+        if annotation != "fine":
+            raise config_mod.ConfigError("Pascal Context has no coarse annotations; use annotation=fine")
+        ds = build_dataset(cfg.dataset, root, "train", transform=transform)
+    elif annotation == "fine":
+        ds = build_dataset(cfg.dataset, root, "train", "fine", transform)
+    elif annotation == "coarse":    # Cityscapes' coarse set: train_extra plus the coarse labels of train
+        ds = ConcatDataset([build_dataset(cfg.dataset, root, "train_extra", "coarse", transform),
+                            build_dataset(cfg.dataset, root, "train", "coarse", transform)])
+    else:                           # mixed: fine train + coarse train_extra in one pool
+        ds = ConcatDataset([build_dataset(cfg.dataset, root, "train", "fine", transform),
+                            build_dataset(cfg.dataset, root, "train_extra", "coarse", transform)])
+    if cfg.train_limit:
+        ds = Subset(ds, range(min(cfg.train_limit, len(ds))))
+    return ds
+
+
+def val_set(cfg: Config, root: Path):
+    return build_dataset(cfg.dataset, root, "val", "fine", eval_transform())
+
+
+def seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
+    decay, no_decay = [], []
+    for n, p in model.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+    return torch.optim.AdamW(groups, lr=cfg.lr)
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(path)
+
+
+def _freeze_bn(model: torch.nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+def _tensorboard(sdir: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+        return SummaryWriter(str(sdir / "tb"))
+    except Exception:        # tensorboard not installed: metrics.jsonl only
+        return None
+
+
+def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, progress: bool,
+                dist_info: distributed.DistInfo) -> dict:
+    device = resolve_device(cfg.device)
+    if dist_info.enabled and device.type == "cuda":
+        device = torch.device("cuda", dist_info.local_rank)
+    sdir.mkdir(parents=True, exist_ok=True)
+    root = dataset_root(cfg, progress and dist_info.is_main)
+    stage_seed = cfg.seed * 1000 + st.index * 100
+    seed_all(stage_seed)
+    model = RelationNet(**cfg.model_kwargs(), pretrained=None if init_from else cfg.pretrained).to(device)
+    if cfg.sync_bn and dist_info.enabled:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    optimizer = build_optimizer(cfg, model)
+    last, metrics_path = sdir / "last", sdir / "metrics.jsonl"
+    start_epoch, best, step = 0, -1.0, 0
+    if (sdir / "last.json").is_file():
+        meta = restore(last, model, optimizer)
+        start_epoch, best, step = meta["epoch"], meta.get("best_miou", -1.0), meta["step"]
+        if dist_info.is_main:          # drop log lines of epochs after the checkpoint
+            _write_jsonl(metrics_path, [r for r in _read_jsonl(metrics_path) if r["epoch"] <= start_epoch])
+        if start_epoch >= st.epochs:
+            return json.loads((sdir / "results.json").read_text()) if (sdir / "results.json").is_file() else meta
+    else:
+        if init_from is not None:
+            restore(init_from, model, rng=False)
+        if dist_info.is_main:
+            metrics_path.unlink(missing_ok=True)
+    if dist_info.is_main:
+        config_mod.save(cfg, sdir / "config.yaml")
+    net = model
+    if dist_info.enabled:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=st.lam == 0 and cfg.similarity)
+    if cfg.compile:
+        net = torch.compile(net)
+    if cfg.batch_size % dist_info.world_size:
+        raise config_mod.ConfigError(f"batch_size {cfg.batch_size} must divide among {dist_info.world_size} processes")
+    per_rank = cfg.batch_size // dist_info.world_size
+    tset = train_set(cfg, root, st.annotation, train_transform(tuple(cfg.crop), tuple(cfg.scale), cfg.flip))
+    vset = val_set(cfg, root)
+    sampler = DistributedSampler(tset, num_replicas=dist_info.world_size, rank=dist_info.rank, shuffle=True,
+                                 seed=stage_seed, drop_last=len(tset) >= cfg.batch_size)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    const = stage_const_epochs(st.epochs, cfg.epochs, cfg.const_epochs)
+    writer = _tensorboard(sdir) if dist_info.is_main else None
+    label = f"{st.name or cfg.name}"
+    counts = distributed.CountReducer(dist_info) if dist_info.enabled else None
+    result: dict = {}
+    for epoch in range(start_epoch, st.epochs):
+        seed_all(stage_seed + epoch + 1)
+        sampler.set_epoch(epoch)
+        g = torch.Generator().manual_seed(stage_seed + epoch + 1 + 7919 * dist_info.rank)
+        loader = DataLoader(tset, batch_size=per_rank, sampler=sampler, num_workers=cfg.workers,
+                            worker_init_fn=seed_worker, generator=g, pin_memory=device.type == "cuda",
+                            drop_last=len(tset) >= cfg.batch_size)
+        n_iter = len(loader) if not cfg.iters_per_epoch else min(len(loader), cfg.iters_per_epoch)
+        net.train()
+        if cfg.freeze_bn:
+            _freeze_bn(net)
+        sums = {"total": 0.0, "ohem": 0.0, "scl": 0.0}
+        t0, seen = time.perf_counter(), 0
+        bar = tqdm(total=n_iter, desc=f"{label} epoch {epoch + 1}/{st.epochs}", leave=False,
+                   disable=not (progress and dist_info.is_main))
+        for it, batch in enumerate(loader):
+            if it >= n_iter:
+                break
+            lr = lr_at(epoch + it / n_iter, st.epochs, const, cfg.lr, cfg.lr_final)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            images = batch["image"].to(device, non_blocking=True)
+            labels = batch["label"].to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                out = net(images, return_similarity=st.lam > 0)
+            total, parts = relationnet_loss({k: v.float() for k, v in out.items()}, labels, lam=st.lam,
+                                            thresh=cfg.ohem_thresh if cfg.loss == "ohem" else None,
+                                            min_kept=cfg.min_kept, counts=counts)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            if cfg.grad_clip > 0:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            scaler.step(optimizer)
+            scaler.update()
+            step += 1
+            seen += images.shape[0] * dist_info.world_size
+            for k in sums:
+                sums[k] += parts[k]
+            bar.set_postfix(loss=f"{parts['total']:.3f}", scl=f"{parts['scl']:.3f}",
+                            img_s=f"{seen / (time.perf_counter() - t0):.1f}")
+            bar.update()
+        bar.close()
+        n_done = max(1, min(n_iter, len(loader)))
+        rec = {"stage": st.name, "epoch": epoch + 1, "step": step, "lr": lr,
+               **{f"loss_{k}": v / n_done for k, v in sums.items()}}
+        last_epoch = epoch + 1 == st.epochs
+        if (epoch + 1) % cfg.eval_every == 0 or last_epoch:
+            ev = evaluate(model, vset, cfg.num_classes, steps=1, device=device, limit=cfg.val_limit,
+                          progress=progress and dist_info.is_main, dist_info=dist_info)
+            rec.update({f"val_{k}": ev[k] for k in ("miou", "mean_acc", "pixel_acc", "boundary_miou")})
+        rec["sec"] = round(time.perf_counter() - t0, 3)
+        if dist_info.is_main:
+            meta = {"model": cfg.model_kwargs(), "config": cfg.to_dict(), "stage": st.name, "lam": st.lam,
+                    "annotation": st.annotation, "epoch": epoch + 1, "step": step, "dataset": cfg.dataset,
+                    "classes": list(class_names(cfg.dataset)), "palette": palette(cfg.dataset).tolist(),
+                    "metrics": {k: v for k, v in rec.items() if k.startswith("val_")}}
+            if "val_miou" in rec and rec["val_miou"] > best:
+                best = rec["val_miou"]
+                save_checkpoint(sdir / "best", model, {**meta, "best_miou": best})
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            if writer is not None:
+                for k, v in rec.items():
+                    if isinstance(v, float):
+                        writer.add_scalar(k, v, step)
+            save_checkpoint(last, model, {**meta, "best_miou": best}, optimizer)
+        distributed.barrier(dist_info)
+        result = rec
+    if cfg.eval_steps != 1:
+        ev = evaluate(model, vset, cfg.num_classes, steps=cfg.eval_steps, device=device, limit=cfg.val_limit,
+                      progress=progress and dist_info.is_main, dist_info=dist_info)
+        result = {**result, **{f"val{cfg.eval_steps}_{k}": ev[k] for k in ("miou", "mean_acc", "boundary_miou")}}
+    if dist_info.is_main:
+        (sdir / "results.json").write_text(json.dumps(result, indent=1))
+    if writer is not None:
+        writer.close()
+    return result
+
+
+def train(cfg: Config, out_dir: str | Path, progress: bool = True, init_from: str | Path | None = None) -> dict:
+    """Train (all stages of) ``cfg`` into ``out_dir``; rerunning resumes. Returns each stage's final record."""
+    dist_info = distributed.init()
+    out_dir = Path(out_dir)
+    results, prev = {}, Path(init_from) if init_from else None
+    if prev is not None:
+        read_meta(prev)          # fail early on a bad starting checkpoint
+    for st in stages(cfg):
+        sdir = out_dir / st.name if st.name else out_dir
+        results[st.name or "final"] = train_stage(cfg, st, sdir, prev, progress, dist_info)
+        prev = sdir / "last"
+    if dist_info.is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.alternating:
+            config_mod.save(cfg, out_dir / "config.yaml")
+            (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+    return results
