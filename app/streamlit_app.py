@@ -205,13 +205,13 @@ with tabs[1]:
                 if o is None:
                     continue
                 preds[r.key] = o["pred"]
-                st.image(rgb, caption="image", width="stretch")
-                if label is not None:
-                    st.image(overlay(rgb, label, alpha), caption="ground truth", width="stretch")
-                st.image(overlay(rgb, o["pred"], alpha), caption=f"prediction ({steps}-step, {o['seconds']:.2f} s)",
+                g1, g2 = st.columns(2)
+                g1.image(rgb, caption="image", width="stretch")
+                g2.image(overlay(rgb, o["pred"], alpha), caption=f"prediction ({steps}-step, {o['seconds']:.2f} s)",
                          width="stretch")
                 if label is not None:
-                    st.image(viz.error_map(o["pred"], label), caption="errors (red) / correct (green)", width="stretch")
+                    g1.image(overlay(rgb, label, alpha), caption="ground truth", width="stretch")
+                    g2.image(viz.error_map(o["pred"], label), caption="errors (red) / correct (green)", width="stretch")
                     st.dataframe(viz.image_iou(o["pred"], label, CITYSCAPES_CLASSES), hide_index=True)
         if len(preds) == 2:
             a, b = list(preds.values())

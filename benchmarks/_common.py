@@ -41,6 +41,53 @@ def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+class PeakMemory:
+    """Peak memory of a block: CUDA allocator peak on a GPU, peak RSS growth (VmHWM, reset through
+    /proc/self/clear_refs) on the CPU.  ``.mib`` after the block; ``nan`` where it cannot be read."""
+
+    def __init__(self, device: str):
+        self.device, self.mib = device, float("nan")
+
+    @staticmethod
+    def _status(key: str) -> float:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key):
+                return float(line.split()[1]) / 1024
+        return float("nan")
+
+    def __enter__(self):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            self.base = torch.cuda.memory_allocated() / 2**20
+        else:
+            try:
+                Path("/proc/self/clear_refs").write_text("5")
+                self.base = self._status("VmRSS:")
+            except OSError:
+                self.base = float("nan")
+        return self
+
+    def __exit__(self, *exc):
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+            self.mib = torch.cuda.max_memory_allocated() / 2**20 - self.base
+        else:
+            try:
+                self.mib = self._status("VmHWM:") - self.base
+            except OSError:
+                self.mib = float("nan")
+        return False
+
+
+def matmul_flops(device: str, n: int = 2048, repeats: int = 5) -> float:
+    """Measured FLOP/s of a large float32 matmul on this machine (the roofline the forward is held against)."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    t = median_time(lambda: a @ b, repeats=repeats, warmup=2)
+    return 2 * n ** 3 / t
+
+
 def report(title: str, rows: list[dict], out: str | Path | None = None) -> None:
     """Print rows as a Markdown table (with the machine named) and write them as JSON."""
     m = machine()

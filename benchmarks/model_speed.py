@@ -1,0 +1,131 @@
+"""Training step and inference speed, peak memory and achieved FLOP/s of RelationNet vs torchvision's
+DeepLabV3 / FCN (ResNet101, random init), side by side in one process.
+
+    python benchmarks/model_speed.py                     # 512×1024, batch 1 on CPU (8 on a GPU), 3 repeats
+    python benchmarks/model_speed.py --size 256x512 --repeats 3 --models r38w0.125,deeplabv3
+
+Rows: ``train img/s`` (forward + OHEM + SCL + backward + SGD step), ``infer img/s`` (forward, no grad,
+no similarity subnet), peak memory of each (DeepLabV3's image-pooling BN is kept in eval mode at batch 1,
+where it cannot train), GFLOP of the forward (FlopCounterMode) and its achieved
+share of the measured large-matmul FLOP/s, and ratios to ``deeplabv3_resnet101``.  Then the share of a
+training step spent in the SCL branch (shift op + similarity subnet + loss: step with it − step without)
+and the share of inference spent in the relation module (forward with it − without).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import torch  # noqa: E402
+from _common import PeakMemory, matmul_flops, median_time, report  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from torchvision.models.segmentation import deeplabv3_resnet101, fcn_resnet101  # noqa: E402
+from torchvision.models.segmentation.deeplabv3 import ASPPPooling  # noqa: E402
+
+import relationnet as rn  # noqa: E402
+
+K = 19
+
+
+class TorchvisionSeg(torch.nn.Module):
+    """Adapts torchvision's segmentation models to the ``{"logits"}`` interface (their output is at input size)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, return_similarity=False):
+        return {"logits": self.net(x)["out"]}
+
+
+def build(name: str) -> torch.nn.Module:
+    if name == "deeplabv3":
+        return TorchvisionSeg(deeplabv3_resnet101(weights=None, weights_backbone=None, num_classes=K, aux_loss=False))
+    if name == "fcn":
+        return TorchvisionSeg(fcn_resnet101(weights=None, weights_backbone=None, num_classes=K, aux_loss=False))
+    if name == "r101":
+        return rn.models.RelationNet(K, "resnet101", dcn=False)
+    if name.startswith("r38w"):
+        return rn.models.RelationNet(K, "resnet38", width=float(name[4:]), dcn=True)
+    raise ValueError(name)
+
+
+LABELS = {"deeplabv3": "deeplabv3_resnet101", "fcn": "fcn_resnet101", "r101": "RelationNet-R101 (rel+SCL)",
+          "r38w1.0": "RelationNet-R38 w1.0 (DCN+rel+SCL)", "r38w0.125": "RelationNet-R38 w0.125 (DCN+rel+SCL)"}
+
+
+def train_step(model, opt, x, y, lam=0.1):
+    out = model(x, return_similarity=lam > 0)
+    loss, _ = rn.losses.relationnet_loss(out, y, lam=lam)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--size", default="512x1024", help="HxW")
+    p.add_argument("--batch", type=int, default=None, help="default: 1 on CPU, 8 on a GPU")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--models", default="r101,r38w1.0,r38w0.125,deeplabv3,fcn")
+    p.add_argument("--json", default="benchmarks/results/model_speed.json")
+    a = p.parse_args(argv)
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    h, w = (int(v) for v in a.size.split("x"))
+    b = a.batch or (8 if dev == "cuda" else 1)
+    torch.manual_seed(0)
+    x = torch.randn(b, 3, h, w, device=dev)
+    y = torch.randint(0, K, (b, h, w), device=dev)
+    peak = matmul_flops(dev)
+    rows = []
+    for name in a.models.split(","):
+        model = build(name).to(dev).train()
+        if b == 1:   # DeepLabV3's image-pooling branch has BN on a 1×1 map: it cannot train on one image
+            for m in model.modules():
+                if isinstance(m, ASPPPooling):
+                    m.eval()
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+        with PeakMemory(dev) as mt:
+            t_train = median_time(lambda: train_step(model, opt, x, y), a.repeats)
+        model.eval()
+        with torch.no_grad(), PeakMemory(dev) as mi:
+            t_inf = median_time(lambda: model(x), a.repeats)
+        with torch.no_grad(), FlopCounterMode(display=False) as fc:
+            model(x)
+        flops = fc.get_total_flops()
+        rows.append({"model": LABELS.get(name, name), "train img/s": b / t_train, "infer img/s": b / t_inf,
+                     "train peak MiB": mt.mib, "infer peak MiB": mi.mib, "forward GFLOP": flops / 1e9 / b,
+                     "forward % of matmul FLOP/s": 100 * flops / t_inf / peak})
+        del model, opt
+    ref = next((r for r in rows if r["model"] == "deeplabv3_resnet101"), None)
+    for r in rows:
+        r["train time / deeplabv3"] = ref["train img/s"] / r["train img/s"] if ref else float("nan")
+        r["infer time / deeplabv3"] = ref["infer img/s"] / r["infer img/s"] if ref else float("nan")
+    report(f"Model speed ({h}×{w}, batch {b}, {dev}; matmul peak {peak / 1e9:.1f} GFLOP/s)", rows, a.json)
+
+    # component shares on the RelationNet variants asked for
+    shares = []
+    for name in [n for n in a.models.split(",") if n.startswith("r")]:
+        kw = dict(num_classes=K, backbone="resnet101" if name == "r101" else "resnet38",
+                  width=1.0 if name == "r101" else float(name[4:]), dcn=name != "r101")
+        torch.manual_seed(0)
+        full = rn.models.RelationNet(**kw).to(dev).train()
+        opt = torch.optim.SGD(full.parameters(), lr=1e-4)
+        t_with = median_time(lambda: train_step(full, opt, x, y, 0.1), a.repeats)
+        t_without = median_time(lambda: train_step(full, opt, x, y, 0.0), a.repeats)
+        full.eval()
+        nore = rn.models.RelationNet(**{**kw, "relation": False}).to(dev).eval()
+        with torch.no_grad():
+            t_rel = median_time(lambda: full(x), a.repeats)
+            t_norel = median_time(lambda: nore(x), a.repeats)
+        shares.append({"model": LABELS.get(name, name), "SCL branch % of train step": 100 * (t_with - t_without) / t_with,
+                       "relation module % of inference": 100 * (t_rel - t_norel) / t_rel})
+        del full, nore, opt
+    report("Component shares (targets: SCL ≤ 5 % of a training step, relation ≤ 15 % of inference)", shares,
+           a.json.replace(".json", "_shares.json"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Screenshots of every dashboard tab into docs/ with headless Chromium (Debian's chromium + chromium-driver).
+
+    python scripts/screenshots.py [--runs runs/demo] [--out docs]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+TABS = ["Runs", "Predictions", "Feature embedding", "Similarity maps", "Effect of λ", "Ablations"]
+
+
+def main(argv=None):
+    from selenium import webdriver
+    from selenium.webdriver.common.by import By
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", default=str(REPO / "runs" / "demo"))
+    p.add_argument("--out", default=str(REPO / "docs"))
+    a = p.parse_args(argv)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "streamlit_app.py"),
+                               "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+                               "--browser.gatherUsageStats", "false", "--", "--runs", a.runs],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = shutil.which("chromium")
+        for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--window-size=1500,1300", "--hide-scrollbars"):
+            opts.add_argument(arg)
+        d = webdriver.Chrome(service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")), options=opts)
+        try:
+            d.get(f"http://127.0.0.1:{port}")
+            time.sleep(12)
+            out = Path(a.out)
+            out.mkdir(parents=True, exist_ok=True)
+            for i, name in enumerate(TABS):
+                tab = next(t for t in d.find_elements(By.CSS_SELECTOR, "[role='tab']") if name in t.text)
+                tab.click()
+                time.sleep(6)
+                path = out / f"dashboard_{i}_{name.split()[0].lower().replace('λ', 'lambda')}.png"
+                d.save_screenshot(str(path))
+                print(path)
+        finally:
+            d.quit()
+    finally:
+        server.terminate()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Repository hygiene: notebooks are committed without outputs; benchmark scripts run at a tiny size."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_notebooks_carry_no_outputs():
+    nbs = sorted((REPO / "notebooks").glob("*.ipynb"))
+    assert len(nbs) >= 12
+    for p in nbs:
+        nb = json.loads(p.read_text())
+        for i, cell in enumerate(nb["cells"]):
+            assert not cell.get("outputs"), f"{p.name} cell {i} carries outputs: strip them before committing"
+            assert cell.get("execution_count") is None, f"{p.name} cell {i} has an execution count"
+
+
+def test_notebooks_import_the_library_not_reimplement_it():
+    for p in sorted((REPO / "notebooks").glob("*.ipynb")):
+        src = "\n".join("".join(c["source"]) for c in json.loads(p.read_text())["cells"] if c["cell_type"] == "code")
+        assert "import relationnet as rn" in src, p.name
+        assert "nn.GRU(" not in src and "def ohem" not in src and "class RelationNet" not in src, p.name
+
+
+@pytest.mark.parametrize("script,args", [
+    ("model_speed.py", ["--size", "32x64", "--repeats", "1", "--models", "r38w0.125,deeplabv3"]),
+    ("multistep.py", ["--size", "32x48", "--repeats", "1"]),
+    ("dashboard_view.py", ["--checkpoint", "none", "--repeats", "1"]),
+])
+def test_benchmark_scripts_run_tiny(script, args, tmp_path):
+    out = tmp_path / "r.json"
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *args, "--json", str(out)],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "machine:" in r.stdout and "|---" in r.stdout
+    rows = json.loads(out.read_text())["rows"]
+    assert rows and all(isinstance(v, (int, float, str)) for row in rows for v in row.values())
+
+
+def test_data_loading_benchmark_runs_tiny(tiny_root, tmp_path):
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "data_loading.py"), "--root", str(tiny_root),
+                        "--crop", "32x64", "--images", "8", "--batch", "4", "--json", str(tmp_path / "d.json")],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path / "d.json").read_text())["rows"][0]["images_per_s"] > 0
