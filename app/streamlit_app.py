@@ -274,10 +274,11 @@ with tabs[3]:
             st.info(f"{run_a.key} has no similarity subnet (trained without SCL); pick a checkpoint with λ > 0")
         elif o is not None:
             probs = viz.similarity_probabilities(o["similarity"])
-            fig = px.imshow(probs, facet_col=0, facet_col_wrap=3, zmin=0, zmax=1, color_continuous_scale="viridis",
-                            title="P(same label) for each offset (dy, dx)")
-            for i, (dy, dx) in enumerate(OFFSETS):
-                fig.layout.annotations[i].text = f"({dy}, {dx})"
+            order = [6, 7, 8, 3, 4, 5, 0, 1, 2]      # plotly fills wrapped facets from the bottom row up
+            fig = px.imshow(probs[order], facet_col=0, facet_col_wrap=3, zmin=0, zmax=1,
+                            color_continuous_scale="viridis", title="P(same label) for each offset (dy, dx)")
+            for i, k in enumerate(order):
+                fig.layout.annotations[i].text = f"(dy, dx) = {OFFSETS[k]}"
             st.plotly_chart(fig, key="sim9")
             c1, c2 = st.columns(2)
             with c1:

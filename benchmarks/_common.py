@@ -80,7 +80,7 @@ class PeakMemory:
         return False
 
 
-def matmul_flops(device: str, n: int = 2048, repeats: int = 5) -> float:
+def matmul_flops(device: str, n: int = 4096, repeats: int = 5) -> float:
     """Measured FLOP/s of a large float32 matmul on this machine (the roofline the forward is held against)."""
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)

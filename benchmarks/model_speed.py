@@ -5,7 +5,8 @@ DeepLabV3 / FCN (ResNet101, random init), side by side in one process.
     python benchmarks/model_speed.py --size 256x512 --repeats 3 --models r38w0.125,deeplabv3
 
 Rows: ``train img/s`` (forward + OHEM + SCL + backward + SGD step), ``infer img/s`` (forward, no grad,
-no similarity subnet), peak memory of each (DeepLabV3's image-pooling BN is kept in eval mode at batch 1,
+no similarity subnet) — medians, all models in this one process — and peak memory of each, measured in a
+fresh process per model (CPU: growth of the peak resident set over the built model; GPU: allocator peak) (DeepLabV3's image-pooling BN is kept in eval mode at batch 1,
 where it cannot train), GFLOP of the forward (FlopCounterMode) and its achieved
 share of the measured large-matmul FLOP/s, and ratios to ``deeplabv3_resnet101``.  Then the share of a
 training step spent in the SCL branch (shift op + similarity subnet + loss: step with it − step without)
@@ -64,6 +65,54 @@ def train_step(model, opt, x, y, lam=0.1):
     opt.step()
 
 
+def _vm(key: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key):
+            return float(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_of(name: str, h: int, w: int, b: int, train: bool) -> float:
+    """Peak memory (MiB) of one training step or forward of ``name``, measured in a fresh process so that
+    models measured earlier do not hide it: on the CPU the peak resident set growth over the built model."""
+    import subprocess
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import model_speed as m; "
+            f"print(m._memory_child({name!r}, {h}, {w}, {b}, {train}))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    try:
+        return float(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return float("nan")
+
+
+def _memory_child(name, h, w, b, train) -> float:
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    model = build(name).to(dev)
+    x = torch.randn(b, 3, h, w, device=dev)
+    y = torch.randint(0, K, (b, h, w), device=dev)
+    if train:
+        model.train()
+        if b == 1:
+            for m in model.modules():
+                if isinstance(m, ASPPPooling):
+                    m.eval()
+        opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+        fn = lambda: train_step(model, opt, x, y)  # noqa: E731
+    else:
+        model.eval()
+        def fn():
+            with torch.no_grad():
+                model(x)
+    if dev == "cuda":
+        with PeakMemory(dev) as pm:
+            fn()
+        return pm.mib
+    base = _vm("VmRSS:")
+    fn()
+    return _vm("VmHWM:") - base
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--size", default="512x1024", help="HxW")
@@ -87,16 +136,16 @@ def main(argv=None):
                 if isinstance(m, ASPPPooling):
                     m.eval()
         opt = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
-        with PeakMemory(dev) as mt:
-            t_train = median_time(lambda: train_step(model, opt, x, y), a.repeats)
+        t_train = median_time(lambda: train_step(model, opt, x, y), a.repeats)
         model.eval()
-        with torch.no_grad(), PeakMemory(dev) as mi:
+        with torch.no_grad():
             t_inf = median_time(lambda: model(x), a.repeats)
         with torch.no_grad(), FlopCounterMode(display=False) as fc:
             model(x)
         flops = fc.get_total_flops()
         rows.append({"model": LABELS.get(name, name), "train img/s": b / t_train, "infer img/s": b / t_inf,
-                     "train peak MiB": mt.mib, "infer peak MiB": mi.mib, "forward GFLOP": flops / 1e9 / b,
+                     "train peak MiB": memory_of(name, h, w, b, True), "infer peak MiB": memory_of(name, h, w, b, False),
+                     "forward GFLOP": flops / 1e9 / b,
                      "forward % of matmul FLOP/s": 100 * flops / t_inf / peak})
         del model, opt
     ref = next((r for r in rows if r["model"] == "deeplabv3_resnet101"), None)
@@ -105,26 +154,49 @@ def main(argv=None):
         r["infer time / deeplabv3"] = ref["infer img/s"] / r["infer img/s"] if ref else float("nan")
     report(f"Model speed ({h}×{w}, batch {b}, {dev}; matmul peak {peak / 1e9:.1f} GFLOP/s)", rows, a.json)
 
-    # component shares on the RelationNet variants asked for
+    # component shares on the RelationNet variants asked for: the same model with and without the
+    # component, timed alternately (pairs) so that drift cancels; share = median(with − without) / median(with)
     shares = []
     for name in [n for n in a.models.split(",") if n.startswith("r")]:
-        kw = dict(num_classes=K, backbone="resnet101" if name == "r101" else "resnet38",
-                  width=1.0 if name == "r101" else float(name[4:]), dcn=name != "r101")
         torch.manual_seed(0)
-        full = rn.models.RelationNet(**kw).to(dev).train()
-        opt = torch.optim.SGD(full.parameters(), lr=1e-4)
-        t_with = median_time(lambda: train_step(full, opt, x, y, 0.1), a.repeats)
-        t_without = median_time(lambda: train_step(full, opt, x, y, 0.0), a.repeats)
-        full.eval()
-        nore = rn.models.RelationNet(**{**kw, "relation": False}).to(dev).eval()
+        model = build(name).to(dev).train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.0)     # lr 0: the weights stay as they are
+        scl = paired_share(lambda: train_step(model, opt, x, y, 0.1), lambda: train_step(model, opt, x, y, 0.0),
+                           a.repeats)
+        model.eval()
+        relation = model.relation
+
+        def without_relation():
+            model.relation = None
+            try:
+                model(x)
+            finally:
+                model.relation = relation
         with torch.no_grad():
-            t_rel = median_time(lambda: full(x), a.repeats)
-            t_norel = median_time(lambda: nore(x), a.repeats)
-        shares.append({"model": LABELS.get(name, name), "SCL branch % of train step": 100 * (t_with - t_without) / t_with,
-                       "relation module % of inference": 100 * (t_rel - t_norel) / t_rel})
-        del full, nore, opt
+            rel = paired_share(lambda: model(x), without_relation, a.repeats)
+        shares.append({"model": LABELS.get(name, name), "SCL branch % of train step": scl,
+                       "relation module % of inference": rel})
+        del model, opt
     report("Component shares (targets: SCL ≤ 5 % of a training step, relation ≤ 15 % of inference)", shares,
            a.json.replace(".json", "_shares.json"))
+
+
+def paired_share(with_fn, without_fn, repeats: int) -> float:
+    import statistics
+    import time
+    with_fn()
+    without_fn()
+    diffs, totals = [], []
+    for _ in range(max(3, repeats)):
+        t = time.perf_counter()
+        with_fn()
+        t1 = time.perf_counter() - t
+        t = time.perf_counter()
+        without_fn()
+        t0 = time.perf_counter() - t
+        diffs.append(t1 - t0)
+        totals.append(t1)
+    return 100 * statistics.median(diffs) / statistics.median(totals)
 
 
 if __name__ == "__main__":

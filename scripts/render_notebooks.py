@@ -29,9 +29,17 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     paths = [Path(n) for n in a.notebooks] or sorted((REPO / "notebooks").glob("*.ipynb"))
     for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        t = time.perf_counter()
-        NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+        for attempt in range(3):       # a kernel that fails to start is retried
+            nb = nbformat.read(path, as_version=4)
+            t = time.perf_counter()
+            try:
+                NotebookClient(nb, timeout=3600, startup_timeout=60, kernel_name="python3",
+                               resources={"metadata": {"path": str(path.parent)}}).execute()
+                break
+            except (RuntimeError, AssertionError, TimeoutError) as e:
+                if attempt == 2 or "CellExecutionError" in type(e).__name__:
+                    raise
+                print(f"{path.name}: kernel problem ({type(e).__name__}), retrying", flush=True)
         dt = time.perf_counter() - t
         html, _ = HTMLExporter().from_notebook_node(nb)
         (out / f"{path.stem}.html").write_text(html)

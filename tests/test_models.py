@@ -151,3 +151,14 @@ def test_resnet101_variant(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="cannot read weights"):
         rn.models.ResNet101(pretrained=tmp_path / "junk.pth")
+
+
+def test_fused_similarity_equals_the_literal_fig3_path():
+    sub = rn.models.SimilaritySubnet(32).eval()
+    f = torch.randn(2, 32, 7, 9)
+    assert torch.allclose(sub(f), sub.forward_reference(f), atol=1e-5)
+    # gradients agree too
+    f.requires_grad_(True)
+    g1 = torch.autograd.grad(sub(f).sum(), f)[0]
+    g2 = torch.autograd.grad(sub.forward_reference(f).sum(), f)[0]
+    assert torch.allclose(g1, g2, atol=1e-5)

@@ -10,16 +10,24 @@ Design choices the paper leaves open, and why:
 * A 1×1 convolution first embeds the features into ``embed`` channels (default
   ``in_channels // 4``), so the ninefold correlation tensor stays small.
 * The subnet itself is two 1×1 convolutions (``2·embed -> embed -> 1``, ReLU between)
-  shared by all nine offsets: the offsets are folded into the batch, one call for all.
+  shared by all nine offsets.
 * It is only run in training or when asked: at test time RelationNet skips it, as the
   paper removes it for testing.
+
+Fused evaluation: the first convolution is linear in ``[anchor, neighbour]``, so
+``W·[a; s_k(e)] = W_a·e + s_k(W_n·e)`` — the neighbour half is applied once to the map and
+then shifted (a 1×1 convolution without bias commutes with the zero-padded shift).
+:meth:`forward` computes it that way, without materialising the (B, 9, 2·embed, h, w)
+correlation tensor; :meth:`forward_reference` is the literal Fig. 3 path (shift, crop,
+concatenate, classify) and gives the same numbers (tested).
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from ..ops.shift import correlation_features
+from ..ops.shift import correlation_features, shift_features
 
 
 class SimilaritySubnet(nn.Module):
@@ -34,6 +42,17 @@ class SimilaritySubnet(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         e = self.embed(features)
         b, c, h, w = e.shape
-        corr = correlation_features(e)                    # (B, 9, 2C, H, W)
-        logits = self.classify(corr.reshape(b * 9, 2 * c, h, w))
+        first, last = self.classify[0], self.classify[2]
+        wa, wn = first.weight[:, :c], first.weight[:, c:]
+        anchor = F.conv2d(e, wa, first.bias)                          # (B, C, h, w)
+        neigh = shift_features(F.conv2d(e, wn))                       # (B, 9, C, h, w)
+        hidden = torch.relu(anchor.unsqueeze(1) + neigh)
+        logits = F.conv2d(hidden.reshape(b * 9, c, h, w), last.weight, last.bias)
         return logits.view(b, 9, h, w)
+
+    def forward_reference(self, features: torch.Tensor) -> torch.Tensor:
+        """The literal Fig. 3 computation: correlation features for all offsets, then the classifier."""
+        e = self.embed(features)
+        b, c, h, w = e.shape
+        corr = correlation_features(e)                                # (B, 9, 2C, h, w)
+        return self.classify(corr.reshape(b * 9, 2 * c, h, w)).view(b, 9, h, w)
