@@ -102,7 +102,7 @@ def test_no_unpickling_anywhere():
     for path in (REPO / "relationnet").rglob("*.py"):
         text = path.read_text()
         for i, line in enumerate(text.splitlines()):
-            if "torch.load(" in line:
+            if "torch." + "load(" in line:     # spelled apart so this guard is not itself a hit
                 assert "weights_only=True" in line, f"{path}:{i + 1}"
         assert "import pickle" not in text, path
 
