@@ -1,0 +1,59 @@
+"""Datasets (Cityscapes, Pascal Context, the embedded SynthCity), transforms, palettes and loaders."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from . import synthcity
+from ._io import DatasetError, read_label, read_rgb
+from .cityscapes import Cityscapes
+from .labels import (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX, LABEL_ID_TO_TRAIN_ID,
+                     PASCAL_CONTEXT_CLASSES, PASCAL_CONTEXT_PALETTE, TRAIN_ID_TO_LABEL_ID, class_names, colorize,
+                     overlay, palette)
+from .pascal_context import PascalContext
+from .transforms import MEAN, STD, denormalize, eval_transform, normalize_image, train_transform
+
+DATASETS = ("cityscapes", "synthcity", "pascal_context")
+
+
+def build_dataset(name: str, root: str | Path, split: str = "train", annotation: str = "fine",
+                  transform: Callable | None = None) -> Dataset:
+    """The dataset ``name`` (``cityscapes``, ``synthcity`` — same layout — or ``pascal_context``)."""
+    if name in ("cityscapes", "synthcity"):
+        return Cityscapes(root, split, annotation, transform)
+    if name == "pascal_context":
+        if annotation != "fine":
+            raise ValueError("Pascal Context has only one annotation; use annotation='fine'")
+        return PascalContext(root, split, transform)
+    raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed numpy and random in a loader worker from torch's per-worker seed."""
+    s = torch.initial_seed() % 2**32
+    np.random.seed(s)
+    random.seed(s)
+
+
+def build_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0,
+                 workers: int = 2, drop_last: bool | None = None, pin_memory: bool | None = None) -> DataLoader:
+    """A ``DataLoader`` whose order and augmentation depend only on ``(seed, epoch)``, not on ``workers``'s timing."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    g = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=g,
+                      worker_init_fn=seed_worker, drop_last=shuffle if drop_last is None else drop_last,
+                      pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
+                      persistent_workers=False)
+
+
+__all__ = ["CITYSCAPES_CLASSES", "CITYSCAPES_PALETTE", "DATASETS", "IGNORE_INDEX", "LABEL_ID_TO_TRAIN_ID", "MEAN",
+           "PASCAL_CONTEXT_CLASSES", "PASCAL_CONTEXT_PALETTE", "STD", "TRAIN_ID_TO_LABEL_ID", "Cityscapes",
+           "DatasetError", "PascalContext", "build_dataset", "build_loader", "class_names", "colorize",
+           "denormalize", "eval_transform", "normalize_image", "overlay", "palette", "read_label", "read_rgb",
+           "seed_worker", "synthcity", "train_transform"]
