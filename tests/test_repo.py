@@ -1,5 +1,6 @@
 """Repository hygiene: notebooks are committed without outputs; benchmark scripts run at a tiny size."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,21 @@ def test_data_loading_benchmark_runs_tiny(tiny_root, tmp_path):
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((tmp_path / "d.json").read_text())["rows"][0]["images_per_s"] > 0
+
+
+def test_every_source_file_is_tracked_by_git():
+    """A .gitignore pattern must never hide part of the package, the app, tests or notebooks from a clone."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    wanted = [p for d in ("relationnet", "app", "tests", "benchmarks", "scripts", "notebooks", "configs")
+              for p in (REPO / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts
+              and ".ipynb_checkpoints" not in p.parts and p.suffix != ".pyc"]
+    assert any(p.parent.name == "data" for p in wanted)
+    r = subprocess.run(["git", "check-ignore", "--no-index", *map(str, wanted)], capture_output=True, text=True,
+                       cwd=REPO)
+    assert r.stdout.strip() == "", f"ignored by .gitignore but needed: {r.stdout.split()[:10]}"
+    tracked = set(subprocess.run(["git", "ls-files", "-z"], capture_output=True, text=True, cwd=REPO).stdout
+                  .split("\0"))
+    if os.environ.get("CI"):                    # CI runs on a clean clone: everything needed is committed
+        untracked = [str(p.relative_to(REPO)) for p in wanted if str(p.relative_to(REPO)) not in tracked]
+        assert not untracked, f"not committed: {untracked[:10]}"
