@@ -378,7 +378,7 @@ def render(width: int = 256, height: int = 128, rng: np.random.Generator | None 
         things.append(("cyclist", rng.uniform(zmin, zmax), rng.choice([-1, 1]) * rng.uniform(road - 1.5, road - 0.5)))
     for _ in range(rng.poisson(0.4)):
         things.append(("bicycle", rng.uniform(zmin, zmax), rng.choice([-1, 1]) * rng.uniform(road + 0.3, side - 0.3)))
-    for k in range(rng.integers(1, 5)):
+    for k in range(rng.integers(2, 6)):
         things.append(("pole", rng.uniform(zmin, zmin + 8) if k == 0 else rng.uniform(zmin, zmax),
                        rng.choice([-1, 1]) * (road + rng.uniform(0.2, 0.6))))
     for _ in range(rng.integers(0, 4)):
@@ -622,7 +622,7 @@ def _pole(cv, rng, u, v, z, f):
         cv.paint(sl, (np.abs(a) <= width / 2) & (b >= 0) & (b <= tall), POLE, tex, np.float32(z))
     kind = rng.choice(3, p=[0.45, 0.35, 0.2])       # sign, traffic light, bare pole
     if kind == 0:
-        s = rng.uniform(0.5, 0.8)
+        s = rng.uniform(0.6, 0.9)
         g = _box(cv, u, v, z, f, -s, s, tall - 2 * s, tall + 0.05)
         if g is None:
             return
