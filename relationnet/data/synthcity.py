@@ -712,7 +712,7 @@ def _star_polygon(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     sub = mask[y0:y1, x0:x1]
     cy, cx = ys.mean() - y0, xs.mean() - x0
     n = int(rng.integers(6, 11))
-    ang = np.sort(rng.uniform(0, 2 * np.pi, n))
+    ang = (np.arange(n) + rng.uniform(-0.3, 0.3, n)) * (2 * np.pi / n) + rng.uniform(0, 2 * np.pi)
     steps = np.arange(0, max(sub.shape) + 1, 0.5)
     py = cy + np.sin(ang)[:, None] * steps[None]
     px = cx + np.cos(ang)[:, None] * steps[None]
