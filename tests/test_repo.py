@@ -50,6 +50,20 @@ def test_data_loading_benchmark_runs_tiny(tiny_root, tmp_path):
     assert json.loads((tmp_path / "d.json").read_text())["rows"][0]["images_per_s"] > 0
 
 
+
+def test_synthcity_scripts_run_tiny(tiny_root, tmp_path):
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "synthcity_stats.py"), "--root", str(tiny_root)],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    shares = [float(line.split("|")[2]) for line in r.stdout.splitlines() if line.startswith("| ") and "class" not in line]
+    assert len(shares) == 19 and abs(sum(shares) - 100) < 0.1
+    out = tmp_path / "p.png"
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "synthcity_preview.py"), "--root", str(tiny_root),
+                        "--n", "2", "--out", str(out)], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr[-2000:]
+    from PIL import Image
+    assert Image.open(out).size == (3 * 128 + 8, 2 * 64 + 4)
+
 def test_every_source_file_is_tracked_by_git():
     """A .gitignore pattern must never hide part of the package, the app, tests or notebooks from a clone."""
     if not (REPO / ".git").exists():
