@@ -9,7 +9,9 @@ no similarity subnet) — medians, all models in this one process — and peak m
 fresh process per model (CPU: growth of the peak resident set over the built model; GPU: allocator peak) (DeepLabV3's image-pooling BN is kept in eval mode at batch 1,
 where it cannot train), GFLOP of the forward (FlopCounterMode) and its achieved
 share of the measured large-matmul FLOP/s, and ratios to ``deeplabv3_resnet101``.  Then the share of a
-training step spent in the SCL branch (shift op + similarity subnet + loss: step with it − step without)
+training step spent in the SCL branch (shift op + similarity subnet + loss), measured twice: as the
+difference of steps with and without it (timed in alternating pairs), and as the branch timed alone
+(subnet forward + loss + backward to the features) over a full step,
 and the share of inference spent in the relation module (forward with it − without).
 """
 from __future__ import annotations
@@ -163,6 +165,17 @@ def main(argv=None):
         opt = torch.optim.SGD(model.parameters(), lr=0.0)     # lr 0: the weights stay as they are
         scl = paired_share(lambda: train_step(model, opt, x, y, 0.1), lambda: train_step(model, opt, x, y, 0.0),
                            a.repeats)
+        # the same branch timed on its own (subnet forward + SCL + backward to the features), over a full step:
+        # a direct measurement, free of the noise of a difference between two long steps
+        with torch.no_grad():
+            feats = model(x)["features"]
+        y_out = rn.losses.labels_at_output(y)
+
+        def scl_branch():
+            f = feats.detach().requires_grad_(True)
+            rn.losses.spatial_correlation_loss(model.similarity(f), y_out).backward()
+        scl_alone = 100 * median_time(scl_branch, max(3, a.repeats)) / median_time(
+            lambda: train_step(model, opt, x, y, 0.1), a.repeats)
         model.eval()
         relation = model.relation
 
@@ -174,7 +187,8 @@ def main(argv=None):
                 model.relation = relation
         with torch.no_grad():
             rel = paired_share(lambda: model(x), without_relation, a.repeats)
-        shares.append({"model": LABELS.get(name, name), "SCL branch % of train step": scl,
+        shares.append({"model": LABELS.get(name, name), "SCL branch % of train step (paired difference)": scl,
+                       "SCL branch % of train step (timed alone)": scl_alone,
                        "relation module % of inference": rel})
         del model, opt
     report("Component shares (targets: SCL ≤ 5 % of a training step, relation ≤ 15 % of inference)", shares,

@@ -29,17 +29,13 @@ def size() -> str:
     return s
 
 
-def project_dir() -> Path:
-    """The source checkout (where runs/ and data/ live), or the working directory."""
-    here = Path(__file__).resolve().parents[1]
-    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+project_dir = synthcity.project_dir
 
 
 def data_root() -> Path:
     """SynthCity, generated on first use (default set at full size, a smaller one at CI size)."""
     if size() == "full":
-        root = Path(os.environ["RELATIONNET_DATA"]) / "synthcity" if "RELATIONNET_DATA" in os.environ \
-            else project_dir() / "data" / "synthcity"
+        root = synthcity.default_root()
         cfg = synthcity.SynthCityConfig()
     else:
         root, cfg = project_dir() / "data" / "synthcity_ci", CI_DATA

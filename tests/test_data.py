@@ -255,3 +255,15 @@ def test_loader_is_seeded(tiny_synthcity):
     c = next(iter(rn.data.build_loader(ds, 4, True, seed=1, epoch=3, workers=2)))
     assert a["name"] == b["name"] and torch.equal(a["image"], b["image"])
     assert a["name"] != c["name"] or not torch.equal(a["image"], c["image"])
+
+
+def test_dataset_loader_by_name(tiny_synthcity):
+    train = rn.data.dataset_loader("synthcity", tiny_synthcity, "train", batch_size=4, crop=(32, 48), workers=0)
+    b = next(iter(train))
+    assert b["image"].shape == (4, 3, 32, 48) and b["image"].dtype == torch.float32
+    assert b["label"].shape == (4, 32, 48) and b["label"].dtype == torch.int64
+    val = rn.data.dataset_loader("synthcity", tiny_synthcity, "val", batch_size=2, workers=0)
+    names = [n for batch in val for n in batch["name"]]
+    assert names == [rn.data.Cityscapes(tiny_synthcity, "val")[i]["name"] for i in range(6)]   # in order, all kept
+    with pytest.raises(ValueError, match="unknown dataset"):
+        rn.data.dataset_loader("kitti", tiny_synthcity)

@@ -52,8 +52,20 @@ def build_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, seed:
                       persistent_workers=False)
 
 
+def dataset_loader(name: str, root: str | Path, split: str = "train", batch_size: int = 8, annotation: str = "fine",
+                   transform: Callable | None = None, crop: tuple[int, int] = (512, 1024), **loader_kw) -> DataLoader:
+    """A ready loader for a dataset name and split: ``train`` gets the training augmentation at ``crop``
+    and is shuffled; other splits get the evaluation transform, in order.  ``loader_kw`` go to
+    :func:`build_loader` (``seed``, ``epoch``, ``workers``, ``pin_memory``, ``drop_last``)."""
+    training = split in ("train", "train_extra")
+    if transform is None:
+        transform = train_transform(crop) if training else eval_transform()
+    ds = build_dataset(name, root, split, annotation, transform)
+    return build_loader(ds, batch_size, shuffle=loader_kw.pop("shuffle", training), **loader_kw)
+
+
 __all__ = ["CITYSCAPES_CLASSES", "CITYSCAPES_PALETTE", "DATASETS", "IGNORE_INDEX", "LABEL_ID_TO_TRAIN_ID", "MEAN",
            "PASCAL_CONTEXT_CLASSES", "PASCAL_CONTEXT_PALETTE", "STD", "TRAIN_ID_TO_LABEL_ID", "Cityscapes",
-           "DatasetError", "PascalContext", "build_dataset", "build_loader", "class_names", "colorize",
+           "DatasetError", "PascalContext", "build_dataset", "build_loader", "class_names", "dataset_loader", "colorize",
            "denormalize", "eval_transform", "normalize_image", "overlay", "palette", "read_label", "read_rgb",
            "seed_worker", "synthcity", "train_transform"]

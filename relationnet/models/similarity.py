@@ -40,14 +40,20 @@ class SimilaritySubnet(nn.Module):
                                       nn.Conv2d(embed, 1, 1))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        e = self.embed(features)
-        b, c, h, w = e.shape
+        # 1×1 convolutions as matrix products over (B, C, h·w): on the CPU these avoid the slow
+        # im2col convolution path that PyTorch takes for 1×1 kernels on small maps (same numbers).
+        conv, bn, _ = self.embed
+        b, _, h, w = features.shape
+        e = torch.relu(bn(torch.matmul(conv.weight.flatten(1), features.flatten(2)).view(b, -1, h, w)))
+        c = e.shape[1]
         first, last = self.classify[0], self.classify[2]
-        wa, wn = first.weight[:, :c], first.weight[:, c:]
-        anchor = F.conv2d(e, wa, first.bias)                          # (B, C, h, w)
-        neigh = shift_features(F.conv2d(e, wn))                       # (B, 9, C, h, w)
-        hidden = torch.relu(anchor.unsqueeze(1) + neigh)
-        logits = F.conv2d(hidden.reshape(b * 9, c, h, w), last.weight, last.bias)
+        wa, wn = first.weight[:, :c, 0, 0], first.weight[:, c:, 0, 0]  # (C, C) each
+        flat = e.flatten(2)                                           # (B, C, h·w)
+        anchor = torch.matmul(wa, flat) + first.bias[:, None]         # (B, C, h·w)
+        # shift_features gives (B, 9, C, h, w) as a view of a (B, C, 9, h, w) block: keep that layout
+        neigh = shift_features(torch.matmul(wn, flat).view(b, c, h, w)).transpose(1, 2)
+        hidden = torch.relu(anchor.view(b, c, 1, h * w) + neigh.reshape(b, c, 9, h * w))
+        logits = torch.matmul(last.weight.view(1, c), hidden.view(b, c, 9 * h * w)) + last.bias
         return logits.view(b, 9, h, w)
 
     def forward_reference(self, features: torch.Tensor) -> torch.Tensor:
