@@ -307,9 +307,9 @@ def render(width: int = 256, height: int = 128, rng: np.random.Generator | None 
         return vx + f * x_m / z
 
     # sky: clear (blue), overcast (grey) or evening (orange), with clouds
-    kind = rng.choice(3, p=[0.5, 0.35, 0.15])
+    weather = rng.choice(3, p=[0.5, 0.35, 0.15])
     top, bottom = [((70, 130, 210), (170, 200, 235)), ((150, 155, 160), (200, 200, 205)),
-                   ((90, 90, 140), (235, 170, 110))][kind]
+                   ((90, 90, 140), (235, 170, 110))][weather]
     sl, xx, yy = cv.grid(0, 0, w - 1, h - 1)
     t = np.clip(yy / max(yh, 1), 0, 1)[..., None]
     sky = _jitter(rng, top, 15) * (1 - t) + _jitter(rng, bottom, 15) * t
@@ -340,7 +340,7 @@ def render(width: int = 256, height: int = 128, rng: np.random.Generator | None 
     if zfar < 200:
         hb = rng.uniform(8, 25)
         x0, x1 = column(-3 * side, zfar), column(3 * side, zfar)
-        _facade(cv, rng, x0, ground_row(zfar) - f * hb / zfar, x1, ground_row(zfar), zfar, f, hc, yh, flat=True)
+        _facade(cv, rng, x0, ground_row(zfar) - f * hb / zfar, x1, ground_row(zfar), zfar, f, hc, yh)
 
     # the two sides of the street: rows of buildings or parks, with walls/fences in front
     for sgn in (-1, 1):
@@ -425,7 +425,8 @@ def _side_building(cv, rng, sgn, dist, z0, z1, f, hc, yh, vx):
     cv.paint(sl, inside, BUILDING, tex, zw)
 
 
-def _facade(cv, rng, x0, y0, x1, y1, z, f, hc, yh, flat=True):
+def _facade(cv, rng, x0, y0, x1, y1, z, f, hc, yh):
+    """A facade facing the camera at depth ``z`` (the far end of the street)."""
     g = cv.grid(x0, y0, x1, y1)
     if g is None:
         return
