@@ -70,7 +70,8 @@ def test_every_source_file_is_tracked_by_git():
         pytest.skip("not a git checkout")
     wanted = [p for d in ("relationnet", "app", "tests", "benchmarks", "scripts", "notebooks", "configs")
               for p in (REPO / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts
-              and ".ipynb_checkpoints" not in p.parts and p.suffix != ".pyc"]
+              and ".ipynb_checkpoints" not in p.parts and p.suffix != ".pyc"
+              and not p.is_relative_to(REPO / "benchmarks" / "results")]      # benchmark output, ignored on purpose
     assert any(p.parent.name == "data" for p in wanted)
     r = subprocess.run(["git", "check-ignore", "--no-index", *map(str, wanted)], capture_output=True, text=True,
                        cwd=REPO)

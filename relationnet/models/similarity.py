@@ -24,7 +24,6 @@ concatenate, classify) and gives the same numbers (tested).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..ops.shift import correlation_features, shift_features
