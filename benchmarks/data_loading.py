@@ -24,9 +24,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--json", default="benchmarks/results/data_loading.json")
     a = p.parse_args(argv)
-    root = Path(a.root) if a.root else synthcity.default_root()
-    if not synthcity.is_complete(root):
-        synthcity.generate(root)
+    root = synthcity.ensure(a.root)
     ch, cw = (int(v) for v in a.crop.split("x"))
     ds = rn.data.Cityscapes(root, "train", transform=rn.data.train_transform(crop=(ch, cw)))
     rows = []

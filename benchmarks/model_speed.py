@@ -163,8 +163,8 @@ def main(argv=None):
         torch.manual_seed(0)
         model = build(name).to(dev).train()
         opt = torch.optim.SGD(model.parameters(), lr=0.0)     # lr 0: the weights stay as they are
-        scl = paired_share(lambda: train_step(model, opt, x, y, 0.1), lambda: train_step(model, opt, x, y, 0.0),
-                           a.repeats)
+        scl, t_step = paired_share(lambda: train_step(model, opt, x, y, 0.1),
+                                   lambda: train_step(model, opt, x, y, 0.0), a.repeats)
         # the same branch timed on its own (subnet forward + SCL + backward to the features), over a full step:
         # a direct measurement, free of the noise of a difference between two long steps
         with torch.no_grad():
@@ -174,8 +174,7 @@ def main(argv=None):
         def scl_branch():
             f = feats.detach().requires_grad_(True)
             rn.losses.spatial_correlation_loss(model.similarity(f), y_out).backward()
-        scl_alone = 100 * median_time(scl_branch, max(3, a.repeats)) / median_time(
-            lambda: train_step(model, opt, x, y, 0.1), a.repeats)
+        scl_alone = 100 * median_time(scl_branch, max(3, a.repeats)) / t_step
         model.eval()
         relation = model.relation
 
@@ -186,7 +185,7 @@ def main(argv=None):
             finally:
                 model.relation = relation
         with torch.no_grad():
-            rel = paired_share(lambda: model(x), without_relation, a.repeats)
+            rel, _ = paired_share(lambda: model(x), without_relation, a.repeats)
         shares.append({"model": LABELS.get(name, name), "SCL branch % of train step (paired difference)": scl,
                        "SCL branch % of train step (timed alone)": scl_alone,
                        "relation module % of inference": rel})
@@ -195,7 +194,8 @@ def main(argv=None):
            a.json.replace(".json", "_shares.json"))
 
 
-def paired_share(with_fn, without_fn, repeats: int) -> float:
+def paired_share(with_fn, without_fn, repeats: int) -> tuple[float, float]:
+    """``(100 · median(with − without) / median(with), median(with) in s)`` over alternating pairs."""
     import statistics
     import time
     with_fn()
@@ -210,7 +210,7 @@ def paired_share(with_fn, without_fn, repeats: int) -> float:
         t0 = time.perf_counter() - t
         diffs.append(t1 - t0)
         totals.append(t1)
-    return 100 * statistics.median(diffs) / statistics.median(totals)
+    return 100 * statistics.median(diffs) / statistics.median(totals), statistics.median(totals)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,7 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=4)
     p.add_argument("--out", default=str(REPO / "docs" / "synthcity.png"))
     a = p.parse_args(argv)
-    root = Path(a.root) if a.root else synthcity.default_root()
-    if not synthcity.is_complete(root):
-        synthcity.generate(root)
+    root = synthcity.ensure(a.root)
     fine = rn.data.Cityscapes(root, "train", "fine")
     coarse = rn.data.Cityscapes(root, "train", "coarse")
     rows = []

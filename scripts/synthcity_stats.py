@@ -28,9 +28,7 @@ def main(argv=None):
     p.add_argument("--root", default=None)
     p.add_argument("--limit", type=int, default=500, help="images per split to read")
     a = p.parse_args(argv)
-    root = Path(a.root) if a.root else synthcity.default_root()
-    if a.root is None and not synthcity.is_complete(root):
-        synthcity.generate(root)
+    root = Path(a.root) if a.root else synthcity.ensure()
     train, val = rn.data.Cityscapes(root, "train"), rn.data.Cityscapes(root, "val")
     votes, counts, per_image, unl_fine = np.zeros((512, 19), np.int64), np.zeros(19), [], []
     for i in range(min(a.limit, len(train))):

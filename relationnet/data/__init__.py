@@ -12,13 +12,14 @@ from torch.utils.data import DataLoader, Dataset
 from . import synthcity
 from ._io import DatasetError, read_label, read_rgb
 from .cityscapes import Cityscapes
+from .labels import _DATASETS
 from .labels import (CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, IGNORE_INDEX, LABEL_ID_TO_TRAIN_ID,
                      PASCAL_CONTEXT_CLASSES, PASCAL_CONTEXT_PALETTE, TRAIN_ID_TO_LABEL_ID, class_names, colorize,
                      overlay, palette)
 from .pascal_context import PascalContext
 from .transforms import MEAN, STD, denormalize, eval_transform, normalize_image, train_transform
 
-DATASETS = ("cityscapes", "synthcity", "pascal_context")
+DATASETS = tuple(_DATASETS)
 
 
 def build_dataset(name: str, root: str | Path, split: str = "train", annotation: str = "fine",

@@ -86,6 +86,14 @@ class PairedFolder(Dataset):
     def to_class_ids(self, raw: np.ndarray, label_path: Path) -> np.ndarray:
         raise NotImplementedError
 
+    def check_class_ids(self, raw: np.ndarray, label_path: Path, what: str = "ids") -> np.ndarray:
+        """``raw`` when it holds only ``0..num_classes-1`` and 255; a :class:`DatasetError` naming the file otherwise."""
+        bad = np.setdiff1d(np.unique(raw), np.r_[np.arange(self.num_classes), 255])
+        if bad.size:
+            raise DatasetError(f"{label_path} holds {what} {bad.tolist()[:10]} outside 0..{self.num_classes - 1} "
+                               f"and 255")
+        return raw
+
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray, str]:
         img_path, lbl_path, name = self.items[index]
         rgb = read_rgb(img_path)

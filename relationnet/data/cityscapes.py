@@ -76,8 +76,5 @@ class Cityscapes(PairedFolder):
 
     def to_class_ids(self, raw: np.ndarray, label_path: Path) -> np.ndarray:
         if label_path.name.endswith("_labelTrainIds.png"):
-            bad = np.setdiff1d(np.unique(raw), np.r_[np.arange(self.num_classes), 255])
-            if bad.size:
-                raise DatasetError(f"{label_path} holds train ids {bad.tolist()[:10]} outside 0..18 and 255")
-            return raw
+            return self.check_class_ids(raw, label_path, "train ids")
         return LABEL_ID_TO_TRAIN_ID[raw]

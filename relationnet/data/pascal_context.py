@@ -57,8 +57,4 @@ class PascalContext(PairedFolder):
             raise missing_labels_error(missing, len(ids), "context")
 
     def to_class_ids(self, raw: np.ndarray, label_path: Path) -> np.ndarray:
-        bad = np.setdiff1d(np.unique(raw), np.r_[np.arange(self.num_classes), 255])
-        if bad.size:
-            raise DatasetError(f"{label_path} holds ids {bad.tolist()[:10]} outside 0..{self.num_classes - 1} "
-                               f"and 255")
-        return raw
+        return self.check_class_ids(raw, label_path)

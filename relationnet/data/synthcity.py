@@ -194,6 +194,13 @@ def generate(root: str | Path | None = None, cfg: SynthCityConfig | None = None,
     return root
 
 
+def ensure(root: str | Path | None = None, progress: bool = True) -> Path:
+    """``root`` (default :func:`default_root`) as it is when it holds a complete SynthCity made with any
+    arguments; otherwise the default set is generated (or an interrupted run finished) there."""
+    root = Path(root) if root is not None else default_root()
+    return root if is_complete(root) else generate(root, progress=progress)
+
+
 def _read_marker(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
@@ -406,23 +413,30 @@ def render(width: int = 256, height: int = 128, rng: np.random.Generator | None 
 
 # ---- the street sides
 
-def _side_building(cv, rng, sgn, dist, z0, z1, f, hc, yh, vx):
-    """A facade in the plane x = sgn·dist between depths z0 and z1 (perspective, windows per floor)."""
-    hb = rng.uniform(6, 30)
+def _side_grid(cv, sgn, dist, z0, z1, top, f, hc, yh, vx):
+    """Pixels of the vertical plane x = sgn·dist between depths z0 and z1, up to ``top`` metres:
+    ``(slices, depth, metres above the ground, inside mask)``, or None when it is off-image."""
     xa, xb = vx + f * sgn * dist / z0, vx + f * sgn * dist / z1
-    top = yh - f * (hb - hc) / z0
-    bot = yh + f * hc / z0
-    g = cv.grid(min(xa, xb), top, max(xa, xb), bot)
+    g = cv.grid(min(xa, xb), yh - f * (top - hc) / z0, max(xa, xb), yh + f * hc / z0)
     if g is None:
-        return
+        return None
     sl, xx, yy = g
     with np.errstate(divide="ignore", invalid="ignore"):
         zw = (f * dist / np.abs(xx - vx)).astype(np.float32)
     zw = np.where(np.sign(xx - vx) == sgn, zw, np.inf)
     height = hc - (yy - yh) * zw / f                # metres above the ground at this pixel
-    inside = (zw >= z0) & (zw <= z1) & (height >= 0) & (height <= hb)
-    tex = _facade_texture(rng, zw, height, hb)
-    cv.paint(sl, inside, BUILDING, tex, zw)
+    inside = (zw >= z0) & (zw <= z1) & (height >= 0) & (height <= top)
+    return sl, zw, height, inside
+
+
+def _side_building(cv, rng, sgn, dist, z0, z1, f, hc, yh, vx):
+    """A facade in the plane x = sgn·dist between depths z0 and z1 (perspective, windows per floor)."""
+    hb = rng.uniform(6, 30)
+    g = _side_grid(cv, sgn, dist, z0, z1, hb, f, hc, yh, vx)
+    if g is None:
+        return
+    sl, zw, height, inside = g
+    cv.paint(sl, inside, BUILDING, _facade_texture(rng, zw, height, hb), zw)
 
 
 def _facade(cv, rng, x0, y0, x1, y1, z, f, hc, yh):
@@ -455,16 +469,10 @@ def _facade_texture(rng, along, height, hb):
 
 def _side_plane(cv, rng, sgn, dist, z0, z1, hp, label, f, hc, yh, vx):
     """A low wall or fence along the street (x = sgn·dist), ``hp`` metres high."""
-    xa, xb = vx + f * sgn * dist / z0, vx + f * sgn * dist / z1
-    g = cv.grid(min(xa, xb), yh - f * (hp - hc) / z0, max(xa, xb), yh + f * hc / z0)
+    g = _side_grid(cv, sgn, dist, z0, z1, hp, f, hc, yh, vx)
     if g is None:
         return
-    sl, xx, yy = g
-    with np.errstate(divide="ignore", invalid="ignore"):
-        zw = (f * dist / np.abs(xx - vx)).astype(np.float32)
-    zw = np.where(np.sign(xx - vx) == sgn, zw, np.inf)
-    height = hc - (yy - yh) * zw / f
-    inside = (zw >= z0) & (zw <= z1) & (height >= 0) & (height <= hp)
+    sl, zw, height, inside = g
     if label == WALL:
         tex = _jitter(rng, [(160, 155, 145), (120, 110, 100), (180, 170, 150)][rng.integers(3)], 20)
         tex = tex * (1 - 0.12 * (((height / 0.4) % 1.0) < 0.1))[..., None]
@@ -696,12 +704,12 @@ def coarsen(label: np.ndarray, instance: np.ndarray, rng: np.random.Generator) -
     out = np.where(interior & (label != EGO), label, 0).astype(np.uint8)
     min_area = int(40 * scale * scale)
     for inst in np.unique(seg[seg >= 1000]):
-        m = interior & (seg == inst)
-        n = int(m.sum())
-        if n < min_area or rng.random() < 0.2:
-            out[seg == inst] = 0
+        obj = seg == inst
+        m = interior & obj
+        if int(m.sum()) < min_area or rng.random() < 0.2:
+            out[obj] = 0
             continue
-        out[(seg == inst) & ~_star_polygon(m, rng)] = 0
+        out[obj & ~_star_polygon(m, rng)] = 0
     return out
 
 

@@ -70,10 +70,7 @@ def resolve_device(name: str) -> torch.device:
 def dataset_root(cfg: Config, progress: bool = True) -> Path:
     """The dataset folder; SynthCity is generated there (default size) when missing."""
     if cfg.dataset == "synthcity":
-        root = Path(cfg.root) if cfg.root else synthcity.default_root()
-        if not synthcity.is_complete(root):
-            synthcity.generate(root, progress=progress)
-        return root
+        return synthcity.ensure(cfg.root or None, progress=progress)
     if not cfg.root:
         raise config_mod.ConfigError(f"dataset {cfg.dataset} needs root=/path/to/{cfg.dataset}")
     return Path(cfg.root)
