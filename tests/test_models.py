@@ -162,3 +162,70 @@ def test_fused_similarity_equals_the_literal_fig3_path():
     g1 = torch.autograd.grad(sub(f).sum(), f)[0]
     g2 = torch.autograd.grad(sub.forward_reference(f).sum(), f)[0]
     assert torch.allclose(g1, g2, atol=1e-5)
+
+
+def resnet38d_state(width: float) -> dict:
+    """A state dict in the naming of the public resnet38d ImageNet conversion, written from the architecture
+    table alone (not from the module): random values, a classifier ``fc8`` that the loader drops."""
+    s = lambda c: max(4, int(round(c * width)))          # noqa: E731
+    g = torch.Generator().manual_seed(0)
+    state = {"conv1a.weight": torch.randn(s(64), 3, 3, 3, generator=g)}
+
+    def bn(name, c):
+        state.update({f"{name}.weight": torch.rand(c, generator=g), f"{name}.bias": torch.randn(c, generator=g),
+                      f"{name}.running_mean": torch.randn(c, generator=g), f"{name}.running_var": torch.rand(c, generator=g) + 0.5,
+                      f"{name}.num_batches_tracked": torch.tensor(7)})
+    cin = s(64)
+    for stage, n, mid, out in (("b2", 3, 128, 128), ("b3", 3, 256, 256), ("b4", 6, 512, 512), ("b5", 3, 512, 1024)):
+        for i in range(n):
+            name = stage if i == 0 else f"{stage}_{i}"
+            bn(f"{name}.bn_branch2a", cin)
+            state[f"{name}.conv_branch2a.weight"] = torch.randn(s(mid), cin, 3, 3, generator=g)
+            bn(f"{name}.bn_branch2b1", s(mid))
+            state[f"{name}.conv_branch2b1.weight"] = torch.randn(s(out), s(mid), 3, 3, generator=g)
+            if i == 0:
+                state[f"{name}.conv_branch1.weight"] = torch.randn(s(out), cin, 1, 1, generator=g)
+            cin = s(out)
+    for name, a, b, out in (("b6", 512, 1024, 2048), ("b7", 1024, 2048, 4096)):
+        bn(f"{name}.bn_branch2a", cin)
+        state[f"{name}.conv_branch2a.weight"] = torch.randn(s(a), cin, 1, 1, generator=g)
+        bn(f"{name}.bn_branch2b1", s(a))
+        state[f"{name}.conv_branch2b1.weight"] = torch.randn(s(b), s(a), 3, 3, generator=g)
+        bn(f"{name}.bn_branch2b2", s(b))
+        state[f"{name}.conv_branch2b2.weight"] = torch.randn(s(out), s(b), 1, 1, generator=g)
+        state[f"{name}.conv_branch1.weight"] = torch.randn(s(out), cin, 1, 1, generator=g)
+        cin = s(out)
+    bn("bn7", cin)
+    state["fc8.weight"] = torch.randn(1000, cin, 1, 1, generator=g)
+    return state
+
+
+@pytest.mark.parametrize("dcn", [False, True])
+def test_resnet38_loads_resnet38d_imagenet_weights(tmp_path, dcn):
+    from safetensors.torch import save_file
+    state = resnet38d_state(0.125)
+    save_file(state, str(tmp_path / "r38d.safetensors"))
+    net = ResNet38(width=0.125, dcn=dcn, pretrained=tmp_path / "r38d.safetensors")
+    assert torch.equal(net.conv1a.weight, state["conv1a.weight"])
+    assert torch.equal(net.b4[3].conv1.weight, state["b4_3.conv_branch2a.weight"])
+    assert torch.equal(net.b5[0].shortcut.weight, state["b5.conv_branch1.weight"])
+    assert torch.equal(net.b2[2].mid[0].running_var, state["b2_2.bn_branch2b1.running_var"])
+    assert torch.equal(net.b6.conv2.weight, state["b6.conv_branch2b1.weight"])      # DCN: the deformable conv's kernel
+    assert torch.equal(net.b7.mid2[0].bias, state["b7.bn_branch2b2.bias"])
+    assert torch.equal(net.bn7[0].running_mean, state["bn7.running_mean"])
+    model = rn.models.RelationNet(19, "resnet38", width=0.125, dcn=dcn, pretrained=tmp_path / "r38d.safetensors")
+    assert torch.equal(model.backbone.b3[1].conv2.weight, state["b3_1.conv_branch2b1.weight"])
+
+
+def test_resnet38_refuses_foreign_weights_naming_the_keys(tmp_path):
+    from safetensors.torch import save_file
+    state = resnet38d_state(0.125)
+    save_file({k: v for k, v in state.items() if not k.startswith("b4_5.")}, str(tmp_path / "missing.safetensors"))
+    with pytest.raises(ValueError, match=r"missing keys \(b4\.5\.pre\.0\.weight"):
+        ResNet38(width=0.125, pretrained=tmp_path / "missing.safetensors")
+    save_file({**state, "b8.conv_branch2a.weight": torch.zeros(1)}, str(tmp_path / "extra.safetensors"))
+    with pytest.raises(ValueError, match=r"unexpected keys \(<b8\.conv_branch2a\.weight>"):
+        ResNet38(width=0.125, pretrained=tmp_path / "extra.safetensors")
+    save_file(resnet38d_state(0.25), str(tmp_path / "wide.safetensors"))
+    with pytest.raises(ValueError, match=r"shape mismatches \(conv1a\.weight: file \(16, 3, 3, 3\) vs model \(8, 3, 3, 3\)"):
+        ResNet38(width=0.125, pretrained=tmp_path / "wide.safetensors")

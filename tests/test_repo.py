@@ -30,6 +30,7 @@ def test_notebooks_import_the_library_not_reimplement_it():
 @pytest.mark.parametrize("script,args", [
     ("model_speed.py", ["--size", "32x64", "--repeats", "1", "--models", "r38w0.125,deeplabv3"]),
     ("multistep.py", ["--size", "32x48", "--repeats", "1"]),
+    ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1"]),
     ("dashboard_view.py", ["--checkpoint", "none", "--repeats", "1"]),
 ])
 def test_benchmark_scripts_run_tiny(script, args, tmp_path):

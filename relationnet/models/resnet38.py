@@ -20,6 +20,16 @@ output stride is 8; with ``dcn=True`` the second (3×3) convolution of B6 and B7
 deformable convolution (:class:`~relationnet.models.deform.DeformableConv2d`, offsets
 initialised to zero, so it starts as the plain convolution).
 
+ImageNet weights (``pretrained=PATH``): the public PyTorch conversion of model A's ImageNet
+classifier that weakly-supervised segmentation code bases load (``resnet38d``: ``conv1a``, ``b2``,
+``b2_1`` … ``b7``, ``bn7``, with ``bn_branch2a`` / ``conv_branch2a`` / ``bn_branch2b1`` /
+``conv_branch2b1`` / ``bn_branch2b2`` / ``conv_branch2b2`` / ``conv_branch1`` inside a block) maps
+onto this module key by key through :func:`resnet38d_key`; only ``width=1.0`` matches it.  Loading is
+strict: a missing trunk key, an unexpected key (other than the ImageNet classifier ``fc*`` /
+``linear*``) or a shape mismatch is an error that names them; the deformable convolutions' offset
+layers are the only trunk layers allowed to be new (they start at zero, so a DCN block starts as the
+pretrained plain convolution).
+
 Every strided convolution is 3×3 with padding 1 (or 1×1 with no padding), so output cell
 ``(i, j)`` is centred on input pixel ``(8i, 8j)`` and the output size is
 ``ceil(H/8) × ceil(W/8)`` for any input size.  Dropout in B6/B7 (0.3/0.5 in the original)
@@ -95,7 +105,7 @@ BOTTLENECK_STAGES = (("b6", 512, 1024, 2048), ("b7", 1024, 2048, 4096))
 class ResNet38(nn.Module):
     """ResNet38 trunk at output stride 8.  ``forward`` returns the (B, out_channels, ⌈H/8⌉, ⌈W/8⌉) map."""
 
-    def __init__(self, width: float = 1.0, dcn: bool = False, dropout: bool = False):
+    def __init__(self, width: float = 1.0, dcn: bool = False, dropout: bool = False, pretrained=None):
         super().__init__()
         if width <= 0:
             raise ValueError(f"width must be positive, got {width}")
@@ -121,6 +131,31 @@ class ResNet38(nn.Module):
             c = out
         self.bn7 = _bn_relu(c)
         self.out_channels = c
+        if pretrained is not None:
+            self.load_resnet38d(pretrained)
+
+    def load_resnet38d(self, path) -> None:
+        """Load the ``resnet38d`` ImageNet weights file at ``path`` (see the module docstring)."""
+        from .efficientnet_lite import check_state_dict
+        from .resnet101 import load_state_dict_file
+        state = load_state_dict_file(path)
+        own = self.state_dict()
+        mapped, unexpected = {}, []
+        for k, v in state.items():
+            new = resnet38d_key(k)
+            if new is None:
+                if not k.split(".")[0].startswith(("fc", "linear")):       # the ImageNet classifier is dropped
+                    unexpected.append(k)
+                continue
+            if new not in own and new.replace(".conv2.", ".conv2.conv.") in own:   # a deformable conv2
+                new = new.replace(".conv2.", ".conv2.conv.")
+            mapped[new] = v
+        for k in own:                   # new layers: the deformable convolutions' zero-initialised offsets
+            if ".offset." in k and k not in mapped:
+                mapped[k] = own[k]
+        check_state_dict(self, {**mapped, **{f"<{k}>": torch.zeros(0) for k in unexpected}},
+                         f"{path} as resnet38d ImageNet weights for ResNet38 width {self.width}")
+        self.load_state_dict(mapped, strict=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1a(x)
@@ -131,3 +166,29 @@ class ResNet38(nn.Module):
     def deformable_convs(self) -> dict[str, DeformableConv2d]:
         """The deformable convolutions by name (empty when ``dcn=False``)."""
         return {n: m for n, m in self.named_modules() if isinstance(m, DeformableConv2d)}
+
+
+#: resnet38d layer names inside a block -> this module's
+_BLOCK_KEYS = {"bn_branch2a": "pre.0", "conv_branch2a": "conv1", "conv_branch1": "shortcut",
+               "bn_branch2b1": "mid.0", "conv_branch2b1": "conv2"}
+_BOTTLENECK_KEYS = {"bn_branch2a": "pre.0", "conv_branch2a": "conv1", "conv_branch1": "shortcut",
+                    "bn_branch2b1": "mid1.0", "conv_branch2b1": "conv2", "bn_branch2b2": "mid2.0",
+                    "conv_branch2b2": "conv3"}
+
+
+def resnet38d_key(key: str) -> str | None:
+    """``b4_3.conv_branch2a.weight`` -> ``b4.3.conv1.weight``, ``b6.conv_branch2b1.weight`` ->
+    ``b6.conv2.weight`` (``b6.conv2.conv.weight`` with DCN: renamed by the loader), ``bn7.weight`` ->
+    ``bn7.0.weight``, ``conv1a.weight`` unchanged; None for a key of no trunk layer."""
+    head, _, rest = key.partition(".")
+    if head == "conv1a":
+        return key
+    if head == "bn7":
+        return f"bn7.0.{rest}"
+    stage, _, index = head.partition("_")
+    layer, _, param = rest.partition(".")
+    if stage in ("b6", "b7") and not index and layer in _BOTTLENECK_KEYS:
+        return f"{stage}.{_BOTTLENECK_KEYS[layer]}.{param}"
+    if stage in ("b2", "b3", "b4", "b5") and (not index or index.isdigit()) and layer in _BLOCK_KEYS:
+        return f"{stage}.{int(index or 0)}.{_BLOCK_KEYS[layer]}.{param}"
+    return None

@@ -1,0 +1,87 @@
+"""EfficientNet-Lite0 at output stride 8: training step and inference with the phase-split dilated
+depthwise convolutions (after) and with PyTorch's dilated kernels (before), against the same network
+at output stride 16 and the from-scratch ResNet38 width 0.125 of the earlier demo — side by side in one
+process, medians over repeats, as ratios to ResNet38 w0.125.
+
+    python benchmarks/backbone_speed.py                          # the demo's crop and batch
+    python benchmarks/backbone_speed.py --size 128x256 --batch 8 --repeats 5
+
+Every row is the whole RelationNet of the demo (head, relation module, classifier; the training step
+adds the similarity subnet, OHEM + λ·SCL, backward and an AdamW step); only the backbone differs.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import torch  # noqa: E402
+from _common import median_time, report  # noqa: E402
+
+import relationnet as rn  # noqa: E402
+from relationnet.models.efficientnet_lite import EfficientNetLite  # noqa: E402
+
+K = 19
+ROWS = {
+    "r38w0.125": "ResNet38 w0.125, scratch (earlier demo)",
+    "lite0_os8": "Lite0, stride 8, phase-split dilated dw conv (after)",
+    "lite0_os8_dilated": "Lite0, stride 8, PyTorch dilated dw conv (before)",
+    "lite0_os16": "Lite0, stride 16 (for scale; breaks the stride-8 geometry)",
+}
+
+
+def build(name: str, head_width: float) -> torch.nn.Module:
+    if name == "r38w0.125":
+        return rn.models.RelationNet(K, "resnet38", width=0.125, dcn=False)
+    model = rn.models.RelationNet(K, "efficientnet_lite0", width=head_width, dcn=False)
+    if name == "lite0_os8_dilated":
+        model.backbone = EfficientNetLite("efficientnet_lite0", output_stride=8, phase_split=False)
+    elif name == "lite0_os16":
+        model.backbone = EfficientNetLite("efficientnet_lite0", output_stride=16)
+    return model
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--size", default="128x256", help="HxW of the training crop")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--head-width", type=float, default=0.25, help="RelationNet width for the Lite0 head")
+    p.add_argument("--models", default=",".join(ROWS))
+    p.add_argument("--json", default=None)
+    a = p.parse_args(argv)
+    h, w = (int(v) for v in a.size.lower().split("x"))
+    torch.manual_seed(0)
+    x = torch.randn(a.batch, 3, h, w)
+    y = torch.randint(0, K, (a.batch, h, w))
+    rows, base = [], None
+    for name in a.models.split(","):
+        model = build(name, a.head_width)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        target = y[:, ::2, ::2] if name == "lite0_os16" else y     # the loss reads labels at stride 8 of this size
+
+        def step():
+            model.train()
+            loss, _ = rn.losses.relationnet_loss(model(x, return_similarity=True), target, lam=0.1)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        def infer():
+            model.eval()
+            with torch.no_grad():
+                model(x)
+
+        t_step = median_time(step, a.repeats)
+        t_inf = median_time(infer, a.repeats)
+        if name == "r38w0.125" or base is None:
+            base = base or (t_step, t_inf)
+        rows.append({"model": ROWS[name], "params M": round(sum(q.numel() for q in model.parameters()) / 1e6, 2),
+                     "train step s": round(t_step, 3), "infer s": round(t_inf, 3),
+                     "train × R38w0.125": round(t_step / base[0], 2), "infer × R38w0.125": round(t_inf / base[1], 2)})
+    report(f"RelationNet training step / inference, batch {a.batch}, {h}×{w} (medians of {a.repeats})", rows, a.json)
+
+
+if __name__ == "__main__":
+    main()
