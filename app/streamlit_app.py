@@ -309,6 +309,9 @@ with tabs[4]:
     else:
         ref = next((r for l, r in pts if l == 0), None)
         sweep = [(l, r) for l, r in pts if l > 0]
+        if len(pts) < 5:
+            st.caption(f"{len(pts)} of the 5 λ runs are here (the demo trains λ = 0.1 only): "
+                       "`relationnet demo --all` trains the rest, one seed each; the study (docs/study) compares them over seeds.")
         fig = go.Figure()
         for metric, name in (("miou", "mIoU"), ("mean_acc", "mAcc")):
             fig.add_trace(go.Scatter(x=[l for l, _ in sweep], y=[100 * r["step1"][metric] for _, r in sweep],

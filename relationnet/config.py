@@ -1,9 +1,15 @@
 """Run configuration: one flat dataclass, loaded from YAML and overridden with ``key=value``.
 
-Defaults are the paper's Cityscapes setting (Section III-D): ResNet38 with DCN, relation
-module and SCL; OHEM t = 0.6, λ = 0.1; batch 8; lr 5e-4 for 35 epochs, then linear to 5e-6
-over the last 25 (60 in all); random flip, scale 0.55–1.3 and crop; alternating stages
-of 60/30/15 epochs.
+Defaults are the paper's Cityscapes setting where the paper gives one (Section III-D):
+
+* **the paper's**: ResNet38 with DCN, relation module and SCL, started from ImageNet weights
+  (``pretrained``: the resnet38d file, see the README); OHEM t = 0.6, λ = 0.1; batch 8; lr 5e-4 for
+  35 epochs, then linear to 5e-6 over the last 25 (60 in all); random flip, scale 0.55–1.3 and crop;
+  alternating stages of 60/30/15 epochs; the 4-step test;
+* **filled in here** (the paper does not say): the optimizer (SGD), momentum 0.9, weight decay 5e-4,
+  the crop size (below), the head (1×1 reduction to 512 channels), dropout 0.1 before the
+  classifier, the relation module's hidden size and the similarity subnet's depth (their modules'
+  docstrings say why).
 
 Crop: the paper writes "(512, 520)".  We take **512 × 1024** (H × W): it keeps Cityscapes'
 1:2 aspect at the scale range used, both sides are multiples of the output stride 8, and
@@ -67,6 +73,8 @@ class Config:
     # alternating training (Section III-C)
     alternating: bool = False
     stage_epochs: list = field(default_factory=lambda: [60, 30, 15])
+    stage2_lam: float = 0.0              # λ in stage 2 (coarse labels): the paper uses no SCL there
+    start_stage: int = 1                 # alternating: start at this stage (2, 3: from init_from's weights)
     # evaluation and the rest
     eval_every: int = 1
     eval_steps: int = 1                  # 1 | 4 | 16 | 64 (multi-step test)
@@ -141,11 +149,12 @@ def validate(cfg: Config) -> Config:
               ("ohem_thresh", 0 < cfg.ohem_thresh <= 1), ("workers", cfg.workers >= 0),
               ("eval_every", cfg.eval_every >= 1), ("min_kept", cfg.min_kept >= 0),
               ("iters_per_epoch", cfg.iters_per_epoch >= 0), ("grad_clip", cfg.grad_clip >= 0),
-              ("dropout", 0 <= cfg.dropout < 1)]
+              ("dropout", 0 <= cfg.dropout < 1), ("stage2_lam", cfg.stage2_lam >= 0),
+              ("start_stage", cfg.start_stage in (1, 2, 3))]
     for key, ok in checks:
         if not ok:
             raise ConfigError(f"invalid value for {key}: {getattr(cfg, key)!r}")
-    if cfg.lam > 0 and not cfg.similarity:
+    if (cfg.lam > 0 or cfg.stage2_lam > 0) and not cfg.similarity:
         raise ConfigError("lam > 0 needs the similarity subnet (similarity=true), or set lam=0")
     if cfg.backbone.startswith("efficientnet_lite") and cfg.dcn:
         raise ConfigError(f"dcn=true is not available for {cfg.backbone}; set dcn=false")
@@ -193,6 +202,33 @@ def load(path: str | Path | None = None, overrides: list[str] | dict | None = No
     if overrides:
         d.update(parse_overrides(overrides) if isinstance(overrides, list) else overrides)
     return from_dict(d)
+
+
+#: Fields that do not change what a run computes (where the data is, how it is loaded, its name, logging).
+RUN_NEUTRAL = ("name", "root", "workers", "device", "eval_every", "compile")
+
+
+#: Fields that only alternating training reads.
+ALTERNATING_ONLY = ("stage_epochs", "stage2_lam", "start_stage")
+
+
+def result_fields(cfg: Config | dict) -> dict:
+    d = cfg.to_dict() if isinstance(cfg, Config) else dict(cfg)
+    skip = RUN_NEUTRAL + (() if d.get("alternating") else ALTERNATING_ONLY)
+    return {k: v for k, v in d.items() if k not in skip}
+
+
+def fingerprint(cfg: Config | dict) -> str:
+    """A short hash of everything in a configuration that changes the result."""
+    import hashlib
+    import json
+    return hashlib.sha256(json.dumps(result_fields(cfg), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def differences(a: Config | dict, b: Config | dict) -> list[str]:
+    """Result-relevant keys whose values differ between two configurations."""
+    ra, rb = result_fields(a), result_fields(b)
+    return sorted(k for k in set(ra) | set(rb) if ra.get(k) != rb.get(k))
 
 
 def save(cfg: Config, path: str | Path) -> None:

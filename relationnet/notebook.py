@@ -24,6 +24,11 @@ CI_TRAIN = {"epochs": 2, "const_epochs": 1, "iters_per_epoch": 10, "stage_epochs
 CI_DATA = synthcity.SynthCityConfig(num_train=100, num_val=24, num_coarse=100)
 
 
+#: Overrides that turn the CPU presets back into the from-scratch ResNet38 width 0.125 (with DCN available),
+#: for the notebooks whose subject is ResNet38 itself or its DCN ablation (EfficientNet-Lite has no DCN).
+SCRATCH_RESNET38 = {"backbone": "resnet38", "width": 0.125, "pretrained": None, "lr": 2e-3, "lr_final": 2e-5}
+
+
 def size() -> str:
     s = os.environ.get("RELATIONNET_SIZE", "full")
     if s not in ("ci", "full"):
@@ -75,7 +80,7 @@ def train_variant(name: str, preset: str, overrides: dict | None = None, seed: i
     """Train (or reuse) a named variant of a preset with a seed (optionally from a checkpoint's weights);
     returns its final record, its checkpoint and its config."""
     cfg = config_mod.load(preset, _overrides({**(overrides or {}), "seed": seed, "name": name}))
-    out = runs_root() / "variants" / f"{name}_seed{seed}"
+    out = runs_root() / "variants" / f"{name}_seed{seed}_{config_mod.fingerprint(cfg)[:8]}"   # a new config, a new folder
     res = train(cfg, out, progress=False, init_from=init_from)
     key = "stage3" if cfg.alternating else "final"
     return {**res[key], "checkpoint": out / ("stage3" if cfg.alternating else "") / "last", "config": cfg}
@@ -86,6 +91,30 @@ def evaluate(path: Path, steps=(1, 4)) -> dict:
     from .engine.checkpoint import read_meta
     cfg = config_mod.from_dict(read_meta(path)["config"])
     return evaluate_run(Path(path), cfg, steps=steps, progress=False)
+
+
+def study_result(claim: str) -> dict | None:
+    """The study's row for a claim id of docs/study/METHOD.md (e.g. "MS-4", "T1-Rel"), from the committed
+    ``docs/study/results.json``; None when the study has not been tabulated."""
+    import json
+    path = project_dir() / "docs" / "study" / "results.json"
+    if not path.is_file():
+        return None
+    rows = {r["claim"]: r for r in json.loads(path.read_text()).get("claims", [])}
+    if claim not in rows:
+        raise KeyError(f"no claim {claim!r} in the study; claims: {sorted(rows)}")
+    return rows[claim]
+
+
+def study_line(claim: str) -> str:
+    """One sentence with the study's verdict on a claim, or why there is none yet."""
+    r = study_result(claim)
+    if r is None:
+        return f"The study (docs/study) has no results yet for {claim}: run `relationnet study`."
+    if r["n"] < 2:
+        return f"Study, {claim} ({r['title']}): {r['verdict']}."
+    return (f"Study, {claim} ({r['title']}): paired difference {r['mean']:+.2f} "
+            f"[95 % CI {r['lo']:+.2f}, {r['hi']:+.2f}] over {r['n']} seeds (paper: {r['paper']}) -> {r['verdict']}.")
 
 
 def verdict(delta: float, spread: float = 0.0, higher_is_better: bool = True) -> str:
@@ -118,7 +147,7 @@ def interact(fn, **controls):
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
-    from IPython.display import Pretty, display
+    from IPython.display import Image, Pretty, display
 
     for name, c in controls.items():
         if not isinstance(c, widgets.ValueWidget):
@@ -136,9 +165,13 @@ def interact(fn, **controls):
         finally:
             plt.show = show
         figs = [plt.figure(n) for n in plt.get_fignums() if n not in before]
-        for f in figs:
+        images = []
+        for f in figs:                 # PNG bytes: the same output whatever matplotlib backend the kernel has
+            buf = io.BytesIO()
+            f.savefig(buf, format="png", bbox_inches="tight")
+            images.append(Image(data=buf.getvalue(), format="png"))
             plt.close(f)
-        items = figs + ([result] if result is not None and result not in figs else [])
+        items = images + ([result] if result is not None and result not in figs else [])
         return items + [Pretty(text.getvalue().rstrip())]
 
     display(widgets.HBox(list(controls.values())))
@@ -154,4 +187,4 @@ def interact(fn, **controls):
     return handles
 
 
-__all__ = ["interact", "verdict", "size", "data_root", "checkpoint", "train_variant", "evaluate", "size_overrides"]
+__all__ = ["interact", "study_result", "study_line", "verdict", "size", "data_root", "checkpoint", "train_variant", "evaluate", "size_overrides"]

@@ -76,15 +76,15 @@ def test_corrupt_checkpoint_is_named_and_the_rest_works(demo_runs, tmp_path, mon
     runs = tmp_path / "runs"
     shutil.copytree(demo_runs, runs)
     (runs / "baseline" / "last.json").write_text("{ not json")
-    st_file = runs / "relation" / "last.safetensors"
+    st_file = runs / "alternating" / "stage2" / "last.safetensors"
     st_file.write_bytes(st_file.read_bytes()[:100])
     at = app_test(runs, monkeypatch).run()
     no_exceptions(at)
     assert any("baseline" in w.value for w in at.sidebar.warning)
     at.sidebar.selectbox(key="run_a").set_value(next(o for o in at.sidebar.selectbox(key="run_a").options
-                                                     if o.startswith("relation "))).run()
+                                                     if o.startswith("alternating/stage2 "))).run()
     no_exceptions(at)
-    assert any("relation/last.safetensors" in e.value for e in at.error)
+    assert any("stage2/last.safetensors" in e.value for e in at.error)
 
 
 def test_uploads(demo_runs, monkeypatch):

@@ -255,8 +255,9 @@ def test_kill_and_resume_is_bit_identical(tiny_root, tmp_path):
 
 
 def test_ddp_gloo_two_processes_equal_single_process(tiny_root, tmp_path):
+    # the distributed mechanics on the from-scratch ResNet38 (deterministic to 1e-5 over these steps)
     kw = dict(epochs=1, const_epochs=1, iters_per_epoch=3, crop=[64, 128], scale=[1.0, 1.0], flip=False,
-              freeze_bn=True, dropout=0.0, lam=0.1, optimizer="sgd", lr=0.01)
+              freeze_bn=True, dropout=0.0, lam=0.1, optimizer="sgd", lr=0.01, backbone="resnet38", pretrained=None)
     subprocess.run(_train_cmd(tiny_root, tmp_path / "single", **kw), check=True, capture_output=True)
     cmd = _train_cmd(tiny_root, tmp_path / "ddp", **kw)
     ddp = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *cmd[1:]]
@@ -293,3 +294,29 @@ def test_evaluate_and_cli_predict(tiny_root, tmp_path):
     assert "official" in json.loads((tmp_path / "e.json").read_text())
     (tmp_path / "bad.json").write_text("{}")
     assert main(["predict", str(tmp_path / "bad"), str(img)]) == 2
+
+
+def test_a_run_folder_of_another_configuration_is_refused(tiny_root, tmp_path):
+    cfg = config_mod.load("synthcity_baseline", tiny_overrides(tiny_root, epochs=1, const_epochs=1, iters_per_epoch=1,
+                                                              backbone="resnet38", pretrained=None, width=0.125))
+    train(cfg, tmp_path / "run", progress=False)
+    other = config_mod.load("synthcity_baseline", tiny_overrides(tiny_root, epochs=1, const_epochs=1, iters_per_epoch=1,
+                                                                backbone="resnet38", pretrained=None, width=0.25))
+    with pytest.raises(config_mod.ConfigError, match=r"another configuration \(differs in width\)"):
+        train(other, tmp_path / "run", progress=False)
+    # what does not change the result (the folder of the data, the name) does not count
+    same = config_mod.load("synthcity_baseline", tiny_overrides(tiny_root, epochs=1, const_epochs=1, iters_per_epoch=1,
+                                                               backbone="resnet38", pretrained=None, width=0.125,
+                                                               name="renamed", workers=1))
+    train(same, tmp_path / "run", progress=False)
+
+
+def test_config_differences_ignore_what_does_not_change_a_run():
+    base = config_mod.load(None)
+    assert config_mod.differences(base, config_mod.load(None, {"name": "x", "root": "/elsewhere", "workers": 0})) == []
+    assert config_mod.differences(base, config_mod.load(None, {"stage_epochs": [1, 1, 1]})) == []   # not alternating
+    alt = config_mod.load(None, {"alternating": True})
+    assert config_mod.differences(alt, config_mod.load(None, {"alternating": True, "stage_epochs": [1, 1, 1]})) == \
+        ["stage_epochs"]
+    assert config_mod.differences(base, config_mod.load(None, {"lam": 1.0, "width": 0.5})) == ["lam", "width"]
+    assert config_mod.fingerprint(base) == config_mod.fingerprint(config_mod.load(None, {"name": "other"}))

@@ -3,8 +3,9 @@
 ``train(cfg, out_dir)`` runs one stage, or the three stages of alternating training
 (``cfg.alternating``): stage 1 on fine labels with OHEM + λ·SCL, stage 2 on coarse labels
 with OHEM and *no* SCL (coarse polygons leave contours unlabelled, so pairs across them
-would teach wrong similarities), stage 3 on fine labels with OHEM + λ·SCL again, each
-stage starting from the previous stage's weights.  Each stage writes into its folder:
+would teach wrong similarities; ``stage2_lam`` > 0 turns it on, for the study's control), stage 3 on
+fine labels with OHEM + λ·SCL again, each stage starting from the previous stage's weights
+(``start_stage`` 2 or 3 starts later, from ``init_from``).  Each stage writes into its folder:
 
     config.yaml      the full configuration
     metrics.jsonl    one line per epoch: losses (both parts of Eq. 2), lr, val metrics, seconds
@@ -55,8 +56,8 @@ def stages(cfg: Config) -> list[Stage]:
     if not cfg.alternating:
         return [Stage("", cfg.annotation, cfg.lam, cfg.epochs)]
     e1, e2, e3 = cfg.stage_epochs
-    return [Stage("stage1", "fine", cfg.lam, e1, 0), Stage("stage2", "coarse", 0.0, e2, 1),
-            Stage("stage3", "fine", cfg.lam, e3, 2)]
+    return [Stage("stage1", "fine", cfg.lam, e1, 0), Stage("stage2", "coarse", cfg.stage2_lam, e2, 1),
+            Stage("stage3", "fine", cfg.lam, e3, 2)][cfg.start_stage - 1:]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -156,6 +157,12 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
     last, metrics_path = sdir / "last", sdir / "metrics.jsonl"
     start_epoch, best, step = 0, -1.0, 0
     if (sdir / "last.json").is_file():
+        old_cfg = read_meta(last).get("config") or {}
+        changed = config_mod.differences(old_cfg, cfg) if old_cfg else []
+        if changed:
+            raise config_mod.ConfigError(
+                f"{sdir} holds a run of another configuration (differs in {', '.join(changed)}); rerun it with the "
+                f"same configuration to resume, or train into another folder (--out), or delete it")
         meta = restore(last, model, optimizer)
         start_epoch, best, step = meta["epoch"], meta.get("best_miou", -1.0), meta["step"]
         if dist_info.is_main:          # drop log lines of epochs after the checkpoint
@@ -277,6 +284,9 @@ def train(cfg: Config, out_dir: str | Path, progress: bool = True, init_from: st
     results, prev = {}, Path(init_from) if init_from else None
     if prev is not None:
         read_meta(prev)          # fail early on a bad starting checkpoint
+    elif cfg.alternating and cfg.start_stage > 1:
+        raise config_mod.ConfigError(f"start_stage={cfg.start_stage} needs init_from: the checkpoint of stage "
+                                     f"{cfg.start_stage - 1} to start from")
     for st in stages(cfg):
         sdir = out_dir / st.name if st.name else out_dir
         results[st.name or "final"] = train_stage(cfg, st, sdir, prev, progress, dist_info)
