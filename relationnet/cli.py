@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,6 +58,20 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     de.add_argument("--no-app", action="store_true", help="do not start the dashboard at the end")
     de.add_argument("--port", type=int, default=8501)
+    de.add_argument("--all", action="store_true",
+                    help="also train the runs trained on first use (+Relation at λ = 0, the λ sweep)")
+
+    st = sub.add_parser("study", help="the reproduction study: every claim over seeds (docs/study/METHOD.md)")
+    st.add_argument("--list", action="store_true", help="list the arms, how many seeds have landed, and the claims")
+    st.add_argument("--only", default=None, help="comma-separated arm ids (e.g. A2,A3)")
+    st.add_argument("--seeds", type=int, default=5)
+    st.add_argument("--out", default="runs/study", help="run folders (checkpoints; never committed)")
+    st.add_argument("--results", default="docs/study", help="records, tables and figures (committed)")
+    st.add_argument("--size", choices=("full", "ci"), default=None,
+                    help="ci: two-step runs on the CI data (default: $RELATIONNET_SIZE or full)")
+    st.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    st.add_argument("--tabulate", action="store_true", help="only rebuild the tables and figures from the records")
+    st.add_argument("--no-progress", action="store_true")
 
     info = sub.add_parser("info", help="print the model summary for a configuration")
     info.add_argument("--backbone", default="resnet38")
@@ -171,7 +186,35 @@ def cmd_demo(args) -> int:
 
     from .engine.demo import run_demo
     size = args.size or os.environ.get("RELATIONNET_SIZE", "full")
-    run_demo(args.out, size=size, root=args.root, device=args.device, app=not args.no_app, port=args.port)
+    run_demo(args.out, size=size, root=args.root, device=args.device, app=not args.no_app, port=args.port,
+             all_runs=args.all)
+    return 0
+
+
+def cmd_study(args) -> int:
+    import os
+
+    from .engine import study
+    size = args.size or os.environ.get("RELATIONNET_SIZE", "full")
+    if args.seeds < 1:
+        print("error: --seeds must be at least 1", file=sys.stderr)
+        return 2
+    if args.list:
+        print(study.describe(size, args.results, args.seeds))
+        return 0
+    if args.tabulate:
+        study.tabulate(args.results, args.seeds, size)
+        print(f"wrote {args.results}/README.md and results.json")
+        return 0
+    only = [a.strip() for a in args.only.split(",") if a.strip()] if args.only else None
+    try:
+        summary = study.run_study(args.out, args.results, args.seeds, only, size, device=args.device,
+                                  progress=not args.no_progress)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print((Path(args.results) / "README.md").read_text())
+    print(f"this call: {summary['wall_seconds_this_call'] / 60:.1f} min")
     return 0
 
 
@@ -184,7 +227,7 @@ def cmd_info(args) -> int:
 
 
 COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "demo": cmd_demo,
-            "info": cmd_info}
+            "study": cmd_study, "info": cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:

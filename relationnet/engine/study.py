@@ -1,0 +1,418 @@
+"""``relationnet study``: the paper's claims tested over seeds, by the rule in ``docs/study/METHOD.md``.
+
+The study is the demo's mechanism (:func:`relationnet.engine.demo.train_and_evaluate`) at another
+size: a named set of runs (the *arms*, :func:`arms`), trained per seed into ``runs/study/seedS/``,
+evaluated (cached next to each checkpoint), and tabulated.  Each finished run's metrics are written
+to ``docs/study/runs/seedS/ARM.json`` (small, committed; checkpoints never are) with a fingerprint of
+everything in its configuration that changes the result; a rerun anywhere skips a run whose
+record is there with the same fingerprint, so a study spread over sessions and machines never
+repeats a finished run, and an interrupted run resumes from its last epoch.
+
+Statistics (:func:`paired_ci`): per claim, the paired differences over seeds, their mean, the 95 %
+Student-t interval of the mean, the verdict (reproduced / contradicted / inconclusive) and the
+smallest effect the study could detect (80 % power).  :func:`tabulate` writes
+``docs/study/README.md``, ``results.json`` and figures.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import config as config_mod
+from ..data import synthcity
+from .demo import DemoRun, train_and_evaluate
+
+#: Steps per epoch and the epochs of the recipe at each size (full: METHOD.md; ci: a smoke test).
+SIZES = {
+    "full": {"iters_per_epoch": 50, "epochs": 6, "const_epochs": 4, "stage_epochs": [6, 2, 2], "long": (10, 7),
+             "extra": {}},
+    "ci": {"iters_per_epoch": 2, "epochs": 2, "const_epochs": 1, "stage_epochs": [2, 1, 1], "long": (4, 3),
+           "extra": {"val_limit": 8, "workers": 0, "eval_every": 2}},
+}
+LAMBDAS = {"C1": 0.01, "C2": 1.0, "C3": 10.0}
+
+
+@dataclass(frozen=True)
+class Arm:
+    id: str
+    title: str
+    preset: str
+    overrides: dict
+    train_dir: str = ""          # folder trained (per seed); default: the id
+    ckpt: str = ""               # checkpoint evaluated, relative to the seed folder; default: ID/last
+    init_from: str = ""          # checkpoint (relative) training starts from
+    steps: tuple = (1,)          # test steps evaluated
+    train_steps: int = 0         # training steps this arm adds (for the progress bar and the budget)
+
+
+def arms(size: str = "full") -> list[Arm]:
+    """The arms of METHOD.md, in the order a seed runs them."""
+    z = SIZES[size]
+    n, (long_e, long_c) = z["iters_per_epoch"], z["long"]
+    base = z["epochs"] * n
+    e1, e2, e3 = z["stage_epochs"]
+    no_scl = {"similarity": False, "lam": 0.0}
+    long = {"epochs": long_e, "const_epochs": long_c}
+    return [
+        Arm("A2", "OHEM baseline", "synthcity_baseline", {}, steps=(1, 4), train_steps=base),
+        Arm("A3", "+ Relation", "synthcity_full", no_scl, train_steps=base),
+        Arm("D1", "alternating: stage 1 → 2 (coarse, no SCL) → 3", "synthcity_full", {"alternating": True},
+            ckpt="D1/stage3/last", train_steps=(e1 + e2 + e3) * n),
+        Arm("A4", "+ Relation + SCL (λ = 0.1) = stage 1", "synthcity_full", {"alternating": True}, train_dir="D1",
+            ckpt="D1/stage1/last", steps=(1, 4, 16, 64)),
+        Arm("A1", "cross-entropy", "synthcity_baseline", {"loss": "ce"}, train_steps=base),
+        Arm("B1", "scratch, OHEM", "synthcity_baseline", {"pretrained": None}, train_steps=base),
+        Arm("B2", "scratch, + Relation", "synthcity_full", {"pretrained": None, **no_scl}, train_steps=base),
+        *[Arm(i, f"+ Relation + SCL, λ = {lam:g}", "synthcity_full", {"lam": lam}, train_steps=base)
+          for i, lam in LAMBDAS.items()],
+        Arm("D2", "fine only, same total steps as D1", "synthcity_full", long, train_steps=long_e * n),
+        Arm("D3", "fine + coarse mixed, same total steps as D1", "synthcity_full", {**long, "annotation": "mixed"},
+            train_steps=long_e * n),
+        Arm("D4", "alternating with SCL in stage 2", "synthcity_full",
+            {"alternating": True, "stage2_lam": 0.1, "start_stage": 2}, ckpt="D4/stage3/last",
+            init_from="D1/stage1/last", train_steps=(e2 + e3) * n),
+    ]
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    title: str
+    arm: str
+    ref: str
+    metric: str                  # e.g. "step1.miou", "alignment.score"
+    paper: str                   # the paper's number / direction, as text
+    paper_delta: float | None = None
+    ref_metric: str = ""         # metric of the reference (default: the same)
+    arm2: str = ""               # interaction: (arm − ref) − (arm2 − ref2)
+    ref2: str = ""
+
+
+CLAIMS = [
+    Claim("T1-OHEM", "OHEM beats cross-entropy", "A2", "A1", "step1.miou", "+3.75 (73.64 → 77.39)", 3.75),
+    Claim("T1-Rel", "the relation module helps", "A3", "A2", "step1.miou", "+1.04 (77.39 → 78.43)", 1.04),
+    Claim("T1-SCL", "SCL (λ = 0.1) helps on top of the relation module", "A4", "A3", "step1.miou",
+          "+0.71 (79.17 → 79.88)", 0.71),
+    Claim("T1-SCL-mAcc", "SCL (λ = 0.1) helps, mean accuracy", "A4", "A3", "step1.mean_acc", "+0.84", 0.84),
+    Claim("T2-Init", "ImageNet initialisation helps the relation model", "A3", "B2", "step1.miou",
+          "+2.37 (76.06 → 78.43)", 2.37),
+    Claim("T2-Interaction", "ImageNet matters more with the relation module", "A3", "B2", "step1.miou",
+          "+ (hypothesis, no number)", arm2="A2", ref2="B1"),
+    *[Claim(f"F6-λ{lam:g}", f"λ = {lam:g} vs no SCL", arm, "A3", "step1.miou",
+            "+0.71 (λ = 0.1)" if lam == 0.1 else "— (Fig. 6 only)", 0.71 if lam == 0.1 else None)
+      for arm, lam in (("C1", 0.01), ("A4", 0.1), ("C2", 1.0), ("C3", 10.0))],
+    *[Claim(f"F6-best-vs-λ{lam:g}", f"λ = 0.1 beats λ = {lam:g}", "A4", arm, "step1.miou", "+ (λ = 0.1 is best)")
+      for arm, lam in (("C1", 0.01), ("C2", 1.0), ("C3", 10.0))],
+    Claim("Alt-Stage3", "stage 3 beats stage 1", "D1", "A4", "step1.miou", "+0.84 (80.92 → 81.76, multi-step)", 0.84),
+    Claim("Alt-Budget", "alternating beats fine-only at the same steps", "D1", "D2", "step1.miou",
+          "+ (not controlled in the paper)"),
+    Claim("Alt-Mixed", "alternating beats mixing coarse and fine", "D1", "D3", "step1.miou", "+ (Sec. III-C2)"),
+    Claim("Alt-NoSCLcoarse", "no SCL on coarse labels is better", "D1", "D4", "step1.miou", "+ (Sec. III-C2)"),
+    *[Claim(f"MS-{k}", f"{k}-step test beats 1-step", "A4", "A4", f"step{k}.miou",
+            "+1.04 (79.88 → 80.92)" if k == 4 else "— (no number)", 1.04 if k == 4 else None, ref_metric="step1.miou")
+      for k in (4, 16, 64)],
+    *[Claim(f"MS-{k}-boundary", f"{k}-step test beats 1-step, boundary-band mIoU", "A4", "A4", f"step{k}.boundary_miou",
+            "+ (Fig. 5)", ref_metric="step1.boundary_miou") for k in (4, 16, 64)],
+    Claim("Fig1-Align", "RelationNet + SCL aligns features better than the baseline", "A4", "A2", "alignment.score",
+          "+ (Fig. 1, qualitative)"),
+    Claim("Fig1-Boundary", "RelationNet + SCL has sharper contours than the baseline", "A4", "A2",
+          "step4.boundary_miou", "+ (Fig. 1)"),
+]
+
+fingerprint = config_mod.fingerprint
+
+
+def arm_config(arm: Arm, seed: int, size: str = "full", root: str | None = None, extra: dict | None = None):
+    z = SIZES[size]
+    o = {"iters_per_epoch": z["iters_per_epoch"], "epochs": z["epochs"], "const_epochs": z["const_epochs"],
+         "stage_epochs": z["stage_epochs"], **z["extra"], **arm.overrides, "seed": seed,
+         "name": f"{arm.id}_seed{seed}", **({"root": str(root)} if root else {}), **(extra or {})}
+    return config_mod.load(arm.preset, o)
+
+
+def default_root(size: str) -> Path:
+    if size == "full":
+        return synthcity.default_root()
+    from ..notebook import CI_DATA
+    root = synthcity.project_dir() / "data" / "synthcity_ci"
+    if not synthcity.is_complete(root, CI_DATA):
+        synthcity.generate(root, CI_DATA, overwrite=True, progress=False)
+    return root
+
+
+def _stale(saved: Path, cfg) -> bool:
+    if not saved.is_file():
+        return False
+    try:
+        return bool(config_mod.differences(config_mod.load(saved), cfg))
+    except config_mod.ConfigError:         # written by another version of the config
+        return True
+
+
+def record_path(results: Path, arm: str, seed: int) -> Path:
+    return results / "runs" / f"seed{seed}" / f"{arm}.json"
+
+
+def read_record(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def run_study(out: str | Path = "runs/study", results: str | Path = "docs/study", seeds: int = 5,
+              only: list[str] | None = None, size: str = "full", root: str | None = None, device: str = "auto",
+              progress: bool = True, extra: dict | None = None) -> dict:
+    """Train and evaluate every pending (arm, seed), seed by seed; write each record as it lands; tabulate."""
+    out, results = Path(out), Path(results)
+    all_arms = arms(size)
+    ids = [a.id for a in all_arms]
+    if only:
+        unknown = sorted(set(only) - set(ids))
+        if unknown:
+            raise ValueError(f"unknown arm(s) {unknown}; choose from {ids}")
+    chosen = [a for a in all_arms if not only or a.id in only]
+    root = root or str(default_root(size))
+    t_start = time.perf_counter()
+    pending = []
+    for seed in range(seeds):
+        for arm in chosen:
+            cfg = arm_config(arm, seed, size, root, {**(extra or {}), "device": device})
+            rec = read_record(record_path(results, arm.id, seed))
+            if rec is None or rec.get("fingerprint") != fingerprint(cfg):
+                pending.append((seed, arm, cfg))
+    total = sum(a.train_steps for _, a, _ in pending)
+    bar = tqdm(total=total, desc=f"study: {len(pending)} runs pending", unit="step", disable=not progress)
+    for seed in range(seeds):
+        todo = [(a, c) for s, a, c in pending if s == seed]
+        if not todo:
+            continue
+        for a, c in todo:         # a folder left by another protocol (see METHOD.md, Changes) is trained anew
+            folder = out / f"seed{seed}" / (a.train_dir or a.id)
+            if any(_stale(p, c) for p in [folder / "config.yaml", *folder.glob("stage*/config.yaml")]):
+                shutil.rmtree(folder)
+        # an arm evaluated from a folder another arm trains (A4 in D1) needs that arm's config
+        runs = [DemoRun(a.id, a.title, c, a.train_dir or a.id, ckpt=a.ckpt or f"{a.id}/last", init_from=a.init_from,
+                        steps=a.steps) for a, c in todo]
+        by_id = {a.id: a for a, _ in todo}
+
+        def landed(run, ev, seconds, seed=seed, by_id=by_id):
+            arm = by_id[run.key]
+            rec = {"arm": arm.id, "title": arm.title, "seed": seed, "size": size, "fingerprint": fingerprint(run.cfg),
+                   "config": {k: v for k, v in run.cfg.to_dict().items() if k not in ("root",)},
+                   "metrics": {k: v for k, v in ev.items() if k.startswith("step") or k == "alignment"},
+                   "seconds": seconds, "train_steps": arm.train_steps, "threads": torch.get_num_threads()}
+            path = record_path(results, arm.id, seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(rec, indent=1))
+            tmp.replace(path)
+            bar.update(arm.train_steps)
+
+        train_and_evaluate(runs, out / f"seed{seed}", device=device, progress=False, desc=f"seed {seed}",
+                           on_result=landed)
+    bar.close()
+    summary = tabulate(results, seeds, size)
+    summary["wall_seconds_this_call"] = round(time.perf_counter() - t_start, 1)
+    return summary
+
+
+# --------------------------------------------------------------------------- statistics
+
+def t_quantile(p: float, df: int) -> float:
+    from scipy.stats import t
+    return float(t.ppf(p, df))
+
+
+def paired_ci(diffs: list[float], level: float = 0.95) -> dict:
+    """Mean paired difference, its Student-t interval, and the smallest effect detectable at 80 % power."""
+    n = len(diffs)
+    mean = sum(diffs) / n if n else float("nan")
+    if n < 2:
+        return {"n": n, "mean": mean, "sd": float("nan"), "lo": float("nan"), "hi": float("nan"), "mde": float("nan")}
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    half = t_quantile(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    mde = (t_quantile(0.5 + level / 2, n - 1) + t_quantile(0.8, n - 1)) * sd / math.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "lo": mean - half, "hi": mean + half, "mde": mde}
+
+
+def verdict(ci: dict, direction: int = 1, seeds_planned: int = 5) -> str:
+    if ci["n"] < 2 or math.isnan(ci["lo"]):
+        return f"pending ({ci['n']} of {seeds_planned} seeds)"
+    lo, hi = (ci["lo"], ci["hi"]) if direction > 0 else (-ci["hi"], -ci["lo"])
+    if lo > 0:
+        return "reproduced"
+    if hi < 0:
+        return "contradicted"
+    return "inconclusive"
+
+
+def _value(rec: dict, metric: str) -> float:
+    group, key = metric.split(".")
+    v = rec["metrics"][group][key]
+    return float(v) if group == "alignment" else 100.0 * float(v)
+
+
+def claim_table(records: dict, seeds: int) -> list[dict]:
+    """``records[(arm, seed)] -> record``: one row per claim with the paired statistics."""
+    rows = []
+    for c in CLAIMS:
+        diffs, arm_vals, ref_vals = [], [], []
+        for s in range(seeds):
+            need = [c.arm, c.ref] + ([c.arm2, c.ref2] if c.arm2 else [])
+            if not all((a, s) in records for a in need):
+                continue
+            a, r = _value(records[(c.arm, s)], c.metric), _value(records[(c.ref, s)], c.ref_metric or c.metric)
+            d = a - r
+            if c.arm2:
+                d -= _value(records[(c.arm2, s)], c.metric) - _value(records[(c.ref2, s)], c.metric)
+            diffs.append(d)
+            arm_vals.append(a)
+            ref_vals.append(r)
+        ci = paired_ci(diffs)
+        rows.append({"claim": c.id, "title": c.title, "arm": c.arm, "ref": c.ref, "metric": c.metric,
+                     "ref_metric": c.ref_metric or c.metric, "paper": c.paper, "paper_delta": c.paper_delta,
+                     "arm_mean": _mean(arm_vals), "arm_sd": _sd(arm_vals), "ref_mean": _mean(ref_vals),
+                     "ref_sd": _sd(ref_vals), "diffs": diffs, **ci, "verdict": verdict(ci, 1, seeds)})
+    return rows
+
+
+def _mean(v):
+    return sum(v) / len(v) if v else float("nan")
+
+
+def _sd(v):
+    if len(v) < 2:
+        return float("nan")
+    m = _mean(v)
+    return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+
+
+def load_records(results: Path, seeds: int) -> dict:
+    recs = {}
+    for s in range(seeds):
+        for p in sorted((results / "runs" / f"seed{s}").glob("*.json")):
+            rec = read_record(p)
+            if rec and "metrics" in rec:
+                recs[(rec["arm"], s)] = rec
+    return recs
+
+
+def tabulate(results: str | Path = "docs/study", seeds: int = 5, size: str = "full") -> dict:
+    """Write ``results.json`` and ``README.md`` (and figures, when records exist) from the committed records."""
+    results = Path(results)
+    records = load_records(results, seeds)
+    rows = claim_table(records, seeds)
+    total_s = sum(r.get("seconds", 0.0) for r in records.values())
+    summary = {"seeds_planned": seeds, "size": size, "records": len(records), "run_seconds_total": round(total_s, 1),
+               "claims": rows,
+               "arms": {a.id: a.title for a in arms(size)}}
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "results.json").write_text(json.dumps(summary, indent=1))
+    figures = _figures(rows, records, seeds, results) if records else []
+    lines = ["# The reproduction study: results", "",
+             "Produced by `relationnet study` under the rule in [METHOD.md](METHOD.md) (5 seeds per arm, 95 % Student-t "
+             "interval of the paired difference; *reproduced* / *contradicted* when it excludes 0 on the paper's / the "
+             "other side, *inconclusive* otherwise). Differences in points of % (the alignment score in its own units); "
+             "δ_min is the smallest effect these seeds could detect (80 % power). Until every seed has landed a row says "
+             "*pending* and shows what has.", "",
+             f"Records: {len(records)} of {len(arms(size)) * seeds} planned runs; their measured time (training and "
+             f"evaluation): {total_s / 3600:.2f} h on the machines that ran them.", "",
+             "| claim | test | paper | ours: arm | ours: reference | paired difference [95 % CI] | δ_min | n | verdict |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        arm = f"{r['arm_mean']:.1f} ± {r['arm_sd']:.1f}" if r["n"] >= 2 else (f"{r['arm_mean']:.1f}" if r["n"] else "—")
+        ref = f"{r['ref_mean']:.1f} ± {r['ref_sd']:.1f}" if r["n"] >= 2 else (f"{r['ref_mean']:.1f}" if r["n"] else "—")
+        ci = (f"{r['mean']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}]" if r["n"] >= 2
+              else (f"{r['mean']:+.2f}" if r["n"] else "—"))
+        test = f"{r['arm']} − {r['ref']} ({r['metric']}{'' if r['ref_metric'] == r['metric'] else ' vs ' + r['ref_metric']})"
+        lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {arm} | {ref} | {ci} | "
+                     f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} | {r['verdict']} |")
+    lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title}" for a in arms(size)) + "."]
+    for f in figures:
+        lines += ["", f"![{f}]({f})"]
+    (results / "README.md").write_text("\n".join(lines) + "\n")
+    return summary
+
+
+def _figures(rows: list[dict], records: dict, seeds: int, results: Path) -> list[str]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    names = []
+    shown = [r for r in rows if r["n"] >= 1 and not r["metric"].startswith("alignment")]
+    if shown:
+        fig, ax = plt.subplots(figsize=(9, 0.38 * len(shown) + 1.2))
+        y = list(range(len(shown)))[::-1]
+        for yi, r in zip(y, shown):
+            color = {"reproduced": "tab:green", "contradicted": "tab:red"}.get(r["verdict"], "tab:gray")
+            if r["n"] >= 2:
+                ax.errorbar(r["mean"], yi, xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]], fmt="o", color=color, capsize=3)
+            else:
+                ax.plot(r["mean"], yi, "o", mfc="none", color=color)
+            if r["paper_delta"] is not None:
+                ax.plot(r["paper_delta"], yi, "k*", ms=8)
+        ax.axvline(0, color="k", lw=0.8)
+        ax.set_yticks(y, [r["claim"] for r in shown])
+        ax.set_xlabel("paired difference, points (dot: ours with 95 % CI; star: the paper's)")
+        ax.set_title("Claims of the paper, tested over seeds")
+        fig.tight_layout()
+        fig.savefig(results / "claims.png", dpi=110)
+        plt.close(fig)
+        names.append("claims.png")
+    lam = {0.0: "A3", 0.01: "C1", 0.1: "A4", 1.0: "C2", 10.0: "C3"}
+    pts = {k: [100 * records[(a, s)]["metrics"]["step1"]["miou"] for s in range(seeds) if (a, s) in records]
+           for k, a in lam.items()}
+    if all(pts.values()):
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        xs = [k for k in lam if k > 0]
+        m = [_mean(pts[k]) for k in xs]
+        sd = [_sd(pts[k]) if len(pts[k]) > 1 else 0.0 for k in xs]
+        ax.plot(xs, m, "o-", label="mIoU with SCL (mean over seeds)")
+        ax.fill_between(xs, [a - b for a, b in zip(m, sd)], [a + b for a, b in zip(m, sd)], alpha=0.2, label="± 1 sd")
+        ax.axhline(_mean(pts[0.0]), ls="--", color="k", label="λ = 0 (no SCL)")
+        ax.set_xscale("log")
+        ax.set_xlabel("λ")
+        ax.set_ylabel("val mIoU, %")
+        ax.legend(fontsize=8)
+        ax.set_title("Fig. 6 on SynthCity")
+        fig.tight_layout()
+        fig.savefig(results / "lambda.png", dpi=110)
+        plt.close(fig)
+        names.append("lambda.png")
+    ms = {k: [100 * records[("A4", s)]["metrics"][f"step{k}"]["miou"] for s in range(seeds)
+              if ("A4", s) in records and f"step{k}" in records[("A4", s)]["metrics"]] for k in (1, 4, 16, 64)}
+    if all(ms.values()):
+        fig, ax = plt.subplots(figsize=(6, 3.6))
+        for s in range(seeds):
+            if ("A4", s) in records:
+                ax.plot([1, 4, 16, 64], [100 * records[("A4", s)]["metrics"][f"step{k}"]["miou"] for k in (1, 4, 16, 64)],
+                        "o-", alpha=0.5, label=f"seed {s}")
+        ax.set_xscale("log", base=4)
+        ax.set_xlabel("test steps")
+        ax.set_ylabel("val mIoU, %")
+        ax.set_title("Fig. 5: multi-step test (A4)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(results / "multistep.png", dpi=110)
+        plt.close(fig)
+        names.append("multistep.png")
+    return names
+
+
+def describe(size: str = "full", results: str | Path = "docs/study", seeds: int = 5) -> str:
+    """The arms with their training steps and how many seeds have landed, then the claims."""
+    results = Path(results)
+    lines = ["arm  steps  seeds landed  title"]
+    for a in arms(size):
+        landed = sum(1 for s in range(seeds) if record_path(results, a.id, s).is_file())
+        lines.append(f"{a.id:4s} {a.train_steps:5d}  {landed}/{seeds}          {a.title}")
+    lines += ["", "claims:"] + [f"  {c.id}: {c.arm} − {c.ref} ({c.metric}); paper {c.paper}" for c in CLAIMS]
+    return "\n".join(lines)

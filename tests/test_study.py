@@ -1,0 +1,82 @@
+"""The study: its statistics against scipy and a hand-worked case, its verdict rule, and the whole
+protocol end to end at a tiny size (two seeds), resumable and skipping what has landed."""
+import json
+import math
+
+import pytest
+from conftest import tiny_overrides
+from scipy import stats
+
+from relationnet.engine import study
+
+
+def test_paired_ci_matches_a_hand_worked_case_and_scipy():
+    ci = study.paired_ci([1.0, 2.0, 3.0])
+    # mean 2, sd 1, t(0.975, 2) = 4.3027: half-width 4.3027 / sqrt(3) = 2.4842
+    assert ci["mean"] == pytest.approx(2.0) and ci["sd"] == pytest.approx(1.0)
+    assert ci["lo"] == pytest.approx(2 - 2.48414, abs=1e-4) and ci["hi"] == pytest.approx(2 + 2.48414, abs=1e-4)
+    a = [41.2, 39.8, 40.5, 42.1, 40.0]
+    b = [40.1, 39.9, 39.2, 41.0, 39.6]
+    ref = stats.ttest_rel(a, b).confidence_interval(0.95)
+    got = study.paired_ci([x - y for x, y in zip(a, b)])
+    assert got["lo"] == pytest.approx(ref.low) and got["hi"] == pytest.approx(ref.high)
+    # the smallest detectable effect at n = 5: (t.975 + t.80, 4 df) · sd / sqrt(5) = 1.663 · sd
+    assert got["mde"] / got["sd"] == pytest.approx((stats.t.ppf(0.975, 4) + stats.t.ppf(0.8, 4)) / math.sqrt(5))
+
+
+def test_verdict_rule():
+    assert study.verdict(study.paired_ci([1.0, 1.2, 0.9, 1.1, 1.0])) == "reproduced"
+    assert study.verdict(study.paired_ci([-1.0, -1.2, -0.9, -1.1, -1.0])) == "contradicted"
+    assert study.verdict(study.paired_ci([1.0, -1.2, 0.9, -1.1, 0.1])) == "inconclusive"
+    assert study.verdict(study.paired_ci([-1.0, -1.2, -0.9, -1.1, -1.0]), direction=-1) == "reproduced"
+    assert study.verdict(study.paired_ci([0.5])).startswith("pending (1 of 5")
+
+
+def test_claims_name_existing_arms_and_metrics():
+    ids = {a.id for a in study.arms("full")}
+    for c in study.CLAIMS:
+        assert {c.arm, c.ref} <= ids and (not c.arm2 or {c.arm2, c.ref2} <= ids), c.id
+        assert c.metric.split(".")[0] in ("step1", "step4", "step16", "step64", "alignment"), c.id
+    # equal budgets: D1 (alternating) and its controls D2, D3 train the same number of steps
+    a = {x.id: x for x in study.arms("full")}
+    assert a["D1"].train_steps == a["D2"].train_steps == a["D3"].train_steps == 500
+    assert a["A2"].train_steps == a["A3"].train_steps == a["A1"].train_steps == a["C1"].train_steps == 300
+
+
+@pytest.mark.slow
+def test_study_end_to_end_tiny(tiny_root, tmp_path, monkeypatch):
+    extra = {k: v for k, v in tiny_overrides(tiny_root).items()
+             if k in ("crop", "batch_size", "workers", "device", "optimizer")}
+    out, results = tmp_path / "runs", tmp_path / "results"
+    summary = study.run_study(out, results, seeds=2, size="ci", root=str(tiny_root), progress=False, extra=extra)
+    arms = study.arms("ci")
+    for s in range(2):
+        for a in arms:
+            rec = json.loads(study.record_path(results, a.id, s).read_text())
+            assert rec["seed"] == s and rec["config"]["seed"] == s and "step1" in rec["metrics"]
+    a4 = json.loads(study.record_path(results, "A4", 0).read_text())["metrics"]
+    assert {"step1", "step4", "step16", "step64"} <= set(a4)
+    # D4 started from D1's stage 1 and ran stages 2 and 3 only, with SCL in stage 2
+    assert not (out / "seed0" / "D4" / "stage1").exists() and (out / "seed0" / "D4" / "stage3" / "last.json").is_file()
+    rows = {r["claim"]: r for r in summary["claims"]}
+    assert rows["T1-Rel"]["n"] == 2 and rows["T1-Rel"]["verdict"] in ("reproduced", "contradicted", "inconclusive")
+    text = (results / "README.md").read_text()
+    assert "| T1-OHEM: OHEM beats cross-entropy |" in text and (results / "claims.png").is_file()
+    assert (results / "lambda.png").is_file() and (results / "multistep.png").is_file()
+
+    # a rerun trains nothing: every record is there with its fingerprint
+    import relationnet.engine.demo as demo
+    def no_training(*a, **k):
+        raise AssertionError("a finished run was trained again")
+    monkeypatch.setattr(demo, "train", no_training)
+    study.run_study(out, results, seeds=2, size="ci", root=str(tiny_root), progress=False, extra=extra)
+    # a record whose configuration changed is run again
+    p = study.record_path(results, "A1", 1)
+    rec = json.loads(p.read_text())
+    rec["fingerprint"] = "stale"
+    p.write_text(json.dumps(rec))
+    monkeypatch.undo()
+    study.run_study(out, results, seeds=2, only=["A1"], size="ci", root=str(tiny_root), progress=False, extra=extra)
+    assert json.loads(p.read_text())["fingerprint"] != "stale"
+    with pytest.raises(ValueError, match="unknown arm"):
+        study.run_study(out, results, seeds=1, only=["Z9"], size="ci", root=str(tiny_root), progress=False)
