@@ -54,6 +54,8 @@ def test_study_end_to_end_tiny(tiny_root, tmp_path, monkeypatch):
         for a in arms:
             rec = json.loads(study.record_path(results, a.id, s).read_text())
             assert rec["seed"] == s and rec["config"]["seed"] == s and "step1" in rec["metrics"]
+    assert json.loads(study.record_path(results, "A2", 0).read_text())["train_seconds"] > 0
+    assert json.loads(study.record_path(results, "A4", 0).read_text())["train_seconds"] == 0     # D1 trained it
     a4 = json.loads(study.record_path(results, "A4", 0).read_text())["metrics"]
     assert {"step1", "step4", "step16", "step64"} <= set(a4)
     # D4 started from D1's stage 1 and ran stages 2 and 3 only, with SCL in stage 2

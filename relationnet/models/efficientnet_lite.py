@@ -94,7 +94,7 @@ class MBConv(nn.Module):
 class EfficientNetLite(nn.Module):
     """EfficientNet-Lite trunk; ``forward`` returns the (B, 1280, ⌈H/s⌉, ⌈W/s⌉) head map (s = output_stride).
 
-    ``pretrained``: ``True`` loads the ImageNet weights of the installed package, a path loads a
+    ``pretrained``: ``True`` (or ``"imagenet"``) loads the ImageNet weights of the installed package, a path loads a
     state dict file in the same naming (strictly: every trunk key must match in name and shape),
     ``None`` starts from scratch.  ``classifier=True`` keeps the ImageNet pooling + ``_fc`` layer
     (:meth:`classify`), used to check the weights.
@@ -137,7 +137,8 @@ class EfficientNetLite(nn.Module):
         if classifier:
             self._fc = nn.Linear(HEAD, 1000)
         if pretrained:
-            load_weights(self, imagenet_weights_path(variant) if pretrained is True else Path(pretrained))
+            imagenet = pretrained is True or pretrained == "imagenet"
+            load_weights(self, imagenet_weights_path(variant) if imagenet else Path(pretrained))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.act(self._bn0(self._conv_stem(x * self.in_scale + self.in_shift)))
