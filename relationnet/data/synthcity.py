@@ -149,8 +149,17 @@ def generate(root: str | Path | None = None, cfg: SynthCityConfig | None = None,
     started with the same ``cfg`` and rebuilt otherwise.
     """
     root = Path(root) if root is not None else default_root()
-    cfg = cfg or SynthCityConfig()
-    if is_complete(root, cfg):
+    if root.exists() and not root.is_dir():
+        raise FileExistsError(f"{root} exists and is not a folder")
+    if is_complete(root, cfg or SynthCityConfig()):
+        return root
+    from ..engine.lock import folder_lock
+    with folder_lock(root):                       # one writer per folder
+        return _generate(root, cfg or SynthCityConfig(), workers, progress, overwrite)
+
+
+def _generate(root: Path, cfg: SynthCityConfig, workers: int | None, progress: bool, overwrite: bool) -> Path:
+    if is_complete(root, cfg):                    # made by another process while this one waited
         return root
     if is_complete(root):
         if not overwrite:
@@ -160,7 +169,7 @@ def generate(root: str | Path | None = None, cfg: SynthCityConfig | None = None,
     if root.exists() and not root.is_dir():
         raise FileExistsError(f"{root} exists and is not a folder")
     foreign = [p.name for p in root.iterdir()] if root.is_dir() else []
-    foreign = [n for n in foreign if n not in ("leftImg8bit", "gtFine", "gtCoarse", MANIFEST, IN_PROGRESS)]
+    foreign = [n for n in foreign if n not in ("leftImg8bit", "gtFine", "gtCoarse", MANIFEST, IN_PROGRESS, ".lock")]
     if foreign:
         raise FileExistsError(f"{root} is not empty and not a SynthCity folder (it holds {sorted(foreign)[:5]}); "
                               f"choose another --out")

@@ -34,6 +34,7 @@ from ..data import build_dataset, eval_transform
 from ..losses.scl import labels_at_output
 from .checkpoint import load_model, read_meta
 from .evaluate import evaluate, feature_alignment
+from .lock import folder_lock
 from .train import dataset_root, resolve_device, train
 
 LAMBDAS = (0.0, 0.01, 0.1, 1.0, 10.0)
@@ -139,7 +140,9 @@ def evaluate_run(ckpt: Path, cfg: Config, steps=(1, 4), device="cpu", progress=T
     with torch.no_grad():
         feats = model(images)["features"].cpu()
     res["alignment"] = feature_alignment(feats, labels_at_output(labels))
-    cache.write_text(json.dumps(res, indent=1))
+    tmp = cache.with_name(cache.name + ".tmp")
+    tmp.write_text(json.dumps(res, indent=1))
+    tmp.replace(cache)                 # a reader never sees half a file
     return res
 
 
@@ -158,7 +161,14 @@ def run_demo(out: str | Path = "runs/demo", size: str = "full", root: str | None
              app: bool = True, port: int = 8501, progress: bool = True, extra: dict | None = None,
              all_runs: bool = False) -> dict:
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out):
+        summary = _run_demo(out, size, root, device, progress, extra, all_runs)
+    if app:
+        start_dashboard(out, port)
+    return summary
+
+
+def _run_demo(out: Path, size: str, root, device: str, progress: bool, extra: dict | None, all_runs: bool) -> dict:
     runs = [r for r in demo_runs(size, root, {**(extra or {}), "device": device}) if all_runs or r.in_demo]
     dev = resolve_device(device)
     t0 = time.perf_counter()
@@ -179,8 +189,6 @@ def run_demo(out: str | Path = "runs/demo", size: str = "full", root: str | None
           f"({torch.get_num_threads()} threads); metrics of the final checkpoints, in %.\n\n" + results_table(rows) + "\n")
     (out / "results.md").write_text(md)
     print(md)
-    if app:
-        start_dashboard(out, port)
     return summary
 
 

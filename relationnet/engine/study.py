@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from .. import config as config_mod
 from ..data import synthcity
 from .demo import DemoRun, train_and_evaluate
+from .lock import folder_lock
 
 #: Steps per epoch and the epochs of the recipe at each size (full: METHOD.md; ci: a smoke test).
 SIZES = {
@@ -185,6 +186,12 @@ def run_study(out: str | Path = "runs/study", results: str | Path = "docs/study"
               progress: bool = True, extra: dict | None = None) -> dict:
     """Train and evaluate every pending (arm, seed), seed by seed; write each record as it lands; tabulate."""
     out, results = Path(out), Path(results)
+    with folder_lock(out), folder_lock(results):
+        return _run_study(out, results, seeds, only, size, root, device, progress, extra)
+
+
+def _run_study(out: Path, results: Path, seeds: int, only, size: str, root, device: str, progress: bool,
+               extra: dict | None) -> dict:
     all_arms = arms(size)
     ids = [a.id for a in all_arms]
     if only:

@@ -20,6 +20,7 @@ an epoch redoes that epoch.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -40,6 +41,7 @@ from ..models import RelationNet
 from . import distributed
 from .checkpoint import read_meta, restore, save_checkpoint
 from .evaluate import evaluate
+from .lock import folder_lock
 from .schedule import lr_at, stage_const_epochs
 
 
@@ -281,6 +283,11 @@ def train(cfg: Config, out_dir: str | Path, progress: bool = True, init_from: st
     """Train (all stages of) ``cfg`` into ``out_dir``; rerunning resumes. Returns each stage's final record."""
     dist_info = distributed.init()
     out_dir = Path(out_dir)
+    with folder_lock(out_dir) if dist_info.is_main else contextlib.nullcontext():
+        return _train(cfg, out_dir, progress, init_from, dist_info)
+
+
+def _train(cfg: Config, out_dir: Path, progress: bool, init_from, dist_info) -> dict:
     results, prev = {}, Path(init_from) if init_from else None
     if prev is not None:
         read_meta(prev)          # fail early on a bad starting checkpoint
