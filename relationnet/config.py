@@ -213,7 +213,8 @@ ALTERNATING_ONLY = ("stage_epochs", "stage2_lam", "start_stage")
 
 
 def result_fields(cfg: Config | dict) -> dict:
-    d = cfg.to_dict() if isinstance(cfg, Config) else dict(cfg)
+    # a dict saved by an earlier version lacks the keys added since: they had their default values then
+    d = cfg.to_dict() if isinstance(cfg, Config) else {**Config().to_dict(), **cfg}
     skip = RUN_NEUTRAL + (() if d.get("alternating") else ALTERNATING_ONLY)
     return {k: v for k, v in d.items() if k not in skip}
 

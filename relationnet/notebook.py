@@ -19,7 +19,7 @@ from .engine.demo import demo_runs, evaluate_run, size_overrides
 from .engine.train import train
 
 #: Extra shrinking of the demo's CI size for notebooks (they train several models each).
-CI_TRAIN = {"epochs": 2, "const_epochs": 1, "iters_per_epoch": 10, "stage_epochs": [2, 1, 1], "eval_every": 2,
+CI_TRAIN = {"epochs": 2, "const_epochs": 1, "iters_per_epoch": 5, "stage_epochs": [2, 1, 1], "eval_every": 2,
             "val_limit": 24, "workers": 0}
 CI_DATA = synthcity.SynthCityConfig(num_train=100, num_val=24, num_coarse=100)
 

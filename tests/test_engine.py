@@ -320,3 +320,5 @@ def test_config_differences_ignore_what_does_not_change_a_run():
         ["stage_epochs"]
     assert config_mod.differences(base, config_mod.load(None, {"lam": 1.0, "width": 0.5})) == ["lam", "width"]
     assert config_mod.fingerprint(base) == config_mod.fingerprint(config_mod.load(None, {"name": "other"}))
+    older = {k: v for k, v in base.to_dict().items() if k not in ("stage2_lam", "start_stage")}   # saved before they existed
+    assert config_mod.differences(older, base) == [] and config_mod.fingerprint(older) == config_mod.fingerprint(base)
