@@ -171,7 +171,8 @@ def interact(fn, **controls):
             f.savefig(buf, format="png", bbox_inches="tight")
             images.append(Image(data=buf.getvalue(), format="png"))
             plt.close(f)
-        items = images + ([result] if result is not None and result not in figs else [])
+        returned = result is not None and not any(result is f for f in figs)     # identity: arrays compare elementwise
+        items = images + ([result] if returned else [])
         return items + [Pretty(text.getvalue().rstrip())]
 
     display(widgets.HBox(list(controls.values())))
