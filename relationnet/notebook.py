@@ -117,6 +117,65 @@ def study_line(claim: str) -> str:
             f"[95 % CI {r['lo']:+.2f}, {r['hi']:+.2f}] over {r['n']} seeds (paper: {r['paper']}) -> {r['verdict']}.")
 
 
+def study_dir(only: list[str] | None = None) -> Path:
+    """Where the study's per-seed records are.
+
+    Full size: the committed ``docs/study`` (``relationnet study`` adds seeds as they land; nothing is trained
+    here).  CI size: a tiny study of the arms ``only`` (2 seeds, a few steps each) is run first into
+    ``runs/notebooks_ci``, so that CI exercises the very code the full study runs."""
+    if size() == "full":
+        return project_dir() / "docs" / "study"
+    from .engine import study
+    results = runs_root() / "study_results"
+    study.run_study(runs_root() / "study", results, seeds=2, only=only, size="ci", root=str(data_root()),
+                    progress=False)
+    return results
+
+
+def study_claims(results: Path, ids: list[str] | None = None) -> list[dict]:
+    """The study's paired statistics per claim (see :func:`relationnet.engine.study.claim_table`) from the records
+    under ``results``; ``ids`` picks claims, in that order."""
+    from .engine import study
+    seeds = study.SEEDS if size() == "full" else 2
+    rows = {r["claim"]: r for r in study.claim_table(study.load_records(Path(results), seeds), seeds)}
+    return [rows[i] for i in (ids or list(rows))]
+
+
+def study_checkpoint(arm: str, seed: int = 0) -> Path | None:
+    """The checkpoint an arm of the study evaluated for a seed, when its run folder is on this machine
+    (checkpoints are never committed); None otherwise."""
+    from .engine import study
+    a = {x.id: x for x in study.arms(size())}
+    if arm not in a:
+        raise KeyError(f"unknown arm {arm!r}; choose one of {sorted(a)}")
+    out = project_dir() / "runs" / "study" if size() == "full" else runs_root() / "study"
+    path = out / f"seed{seed}" / (a[arm].ckpt or f"{arm}/last")
+    return path if path.with_suffix(".json").is_file() else None
+
+
+def plot_paired(row: dict, ax=None):
+    """One claim as a reader should see it: each seed's reference and arm joined by a line (the pairing), and the
+    mean paired difference with its 95 % interval against zero."""
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [2, 1]})
+    a, r = row["arm_values"], row["ref_values"]
+    for s, (x, y) in enumerate(zip(r, a)):
+        ax[0].plot([0, 1], [x, y], "o-", color="tab:gray", alpha=0.7)
+        ax[0].annotate(f"seed {s}", (1, y), xytext=(4, 0), textcoords="offset points", fontsize=8, va="center")
+    ax[0].set_xticks([0, 1], [f"{row['ref']} ({row['ref_metric']})", f"{row['arm']} ({row['metric']})"])
+    ax[0].set_xlim(-0.3, 1.4)
+    ax[0].set_title(f"{row['claim']}: {row['title']}", fontsize=10)
+    ax[1].axhline(0, color="k", lw=0.8)
+    if row["n"] >= 2:
+        ax[1].errorbar([0], [row["mean"]], yerr=[[row["mean"] - row["lo"]], [row["hi"] - row["mean"]]], fmt="o",
+                       capsize=6, color="tab:blue")
+    ax[1].scatter([0.15] * len(row["diffs"]), row["diffs"], s=12, color="tab:gray")
+    ax[1].set_xticks([]); ax[1].set_xlim(-0.5, 0.5)
+    ax[1].set_title(f"paired difference, n = {row['n']}\n{row['verdict']}", fontsize=10)
+    return ax
+
+
 def verdict(delta: float, spread: float = 0.0, higher_is_better: bool = True) -> str:
     """Our change vs the paper's direction: reproduced / not reproduced / inconclusive at this scale.
 
@@ -188,4 +247,4 @@ def interact(fn, **controls):
     return handles
 
 
-__all__ = ["interact", "study_result", "study_line", "verdict", "size", "data_root", "checkpoint", "train_variant", "evaluate", "size_overrides"]
+__all__ = ["interact", "study_result", "study_line", "study_dir", "study_claims", "study_checkpoint", "plot_paired", "verdict", "size", "data_root", "checkpoint", "train_variant", "evaluate", "size_overrides"]

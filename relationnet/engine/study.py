@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,8 @@ SIZES = {
            "extra": {"val_limit": 8, "workers": 0, "eval_every": 2}},
 }
 LAMBDAS = {"C1": 0.01, "C2": 1.0, "C3": 10.0}
+#: Seeds per arm (METHOD.md).
+SEEDS = 5
 
 
 @dataclass(frozen=True)
@@ -181,7 +184,7 @@ def read_record(path: Path) -> dict | None:
         return None
 
 
-def run_study(out: str | Path = "runs/study", results: str | Path = "docs/study", seeds: int = 5,
+def run_study(out: str | Path = "runs/study", results: str | Path = "docs/study", seeds: int = SEEDS,
               only: list[str] | None = None, size: str = "full", root: str | None = None, device: str = "auto",
               progress: bool = True, extra: dict | None = None) -> dict:
     """Train and evaluate every pending (arm, seed), seed by seed; write each record as it lands; tabulate."""
@@ -276,7 +279,7 @@ def verdict(ci: dict, direction: int = 1, seeds_planned: int = 5) -> str:
     return "inconclusive"
 
 
-def _value(rec: dict, metric: str) -> float:
+def metric_value(rec: dict, metric: str) -> float:
     group, key = metric.split(".")
     v = rec["metrics"][group][key]
     return float(v) if group == "alignment" else 100.0 * float(v)
@@ -291,10 +294,10 @@ def claim_table(records: dict, seeds: int) -> list[dict]:
             need = [c.arm, c.ref] + ([c.arm2, c.ref2] if c.arm2 else [])
             if not all((a, s) in records for a in need):
                 continue
-            a, r = _value(records[(c.arm, s)], c.metric), _value(records[(c.ref, s)], c.ref_metric or c.metric)
+            a, r = metric_value(records[(c.arm, s)], c.metric), metric_value(records[(c.ref, s)], c.ref_metric or c.metric)
             d = a - r
             if c.arm2:
-                d -= _value(records[(c.arm2, s)], c.metric) - _value(records[(c.ref2, s)], c.metric)
+                d -= metric_value(records[(c.arm2, s)], c.metric) - metric_value(records[(c.ref2, s)], c.metric)
             diffs.append(d)
             arm_vals.append(a)
             ref_vals.append(r)
@@ -302,19 +305,17 @@ def claim_table(records: dict, seeds: int) -> list[dict]:
         rows.append({"claim": c.id, "title": c.title, "arm": c.arm, "ref": c.ref, "metric": c.metric,
                      "ref_metric": c.ref_metric or c.metric, "paper": c.paper, "paper_delta": c.paper_delta,
                      "arm_mean": _mean(arm_vals), "arm_sd": _sd(arm_vals), "ref_mean": _mean(ref_vals),
-                     "ref_sd": _sd(ref_vals), "diffs": diffs, **ci, "verdict": verdict(ci, 1, seeds)})
+                     "ref_sd": _sd(ref_vals), "diffs": diffs, "arm_values": arm_vals, "ref_values": ref_vals,
+                     **ci, "verdict": verdict(ci, 1, seeds)})
     return rows
 
 
 def _mean(v):
-    return sum(v) / len(v) if v else float("nan")
+    return statistics.fmean(v) if v else float("nan")
 
 
 def _sd(v):
-    if len(v) < 2:
-        return float("nan")
-    m = _mean(v)
-    return math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1))
+    return statistics.stdev(v) if len(v) >= 2 else float("nan")
 
 
 def load_records(results: Path, seeds: int) -> dict:
@@ -327,7 +328,7 @@ def load_records(results: Path, seeds: int) -> dict:
     return recs
 
 
-def tabulate(results: str | Path = "docs/study", seeds: int = 5, size: str = "full") -> dict:
+def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str = "full") -> dict:
     """Write ``results.json`` and ``README.md`` (and figures, when records exist) from the committed records."""
     results = Path(results)
     records = load_records(results, seeds)
@@ -431,7 +432,7 @@ def _figures(rows: list[dict], records: dict, seeds: int, results: Path) -> list
     return names
 
 
-def describe(size: str = "full", results: str | Path = "docs/study", seeds: int = 5) -> str:
+def describe(size: str = "full", results: str | Path = "docs/study", seeds: int = SEEDS) -> str:
     """The arms with their training steps and how many seeds have landed, then the claims."""
     results = Path(results)
     lines = ["arm  new training steps  seeds landed  title"]
