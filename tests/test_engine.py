@@ -322,3 +322,24 @@ def test_config_differences_ignore_what_does_not_change_a_run():
     assert config_mod.fingerprint(base) == config_mod.fingerprint(config_mod.load(None, {"name": "other"}))
     older = {k: v for k, v in base.to_dict().items() if k not in ("stage2_lam", "start_stage")}   # saved before they existed
     assert config_mod.differences(older, base) == [] and config_mod.fingerprint(older) == config_mod.fingerprint(base)
+
+
+def test_evaluation_cache_adds_only_missing_steps(tiny_root, tmp_path, monkeypatch):
+    """A cached 1-step result is kept and only the 4-step test runs; another checkpoint starts afresh."""
+    from relationnet.engine import demo
+    model = rn.models.RelationNet(19, width=0.125, dcn=False)
+    cfg = config_mod.load("synthcity_full", tiny_overrides(tiny_root))
+    meta = {"model": model.config(), "config": cfg.to_dict(), "palette": rn.data.CITYSCAPES_PALETTE.tolist()}
+    ck.save_checkpoint(tmp_path / "m", model, meta)
+    first = demo.evaluate_run(tmp_path / "m", cfg, steps=(1,), progress=False)
+    calls = []
+    real = demo.evaluate
+    monkeypatch.setattr(demo, "evaluate", lambda *a, **k: calls.append(k["steps"]) or real(*a, **k))
+    both = demo.evaluate_run(tmp_path / "m", cfg, steps=(1, 4), progress=False)
+    assert calls == [4] and both["step1"] == first["step1"] and "step4" in both
+    assert demo.evaluate_run(tmp_path / "m", cfg, steps=(1, 4), progress=False) == both and calls == [4]
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    ck.save_checkpoint(tmp_path / "m", model, meta)          # new weights: the cache no longer applies
+    demo.evaluate_run(tmp_path / "m", cfg, steps=(1, 4), progress=False)
+    assert calls == [4, 1, 4]

@@ -122,27 +122,35 @@ def evaluate_run(ckpt: Path, cfg: Config, steps=(1, 4), device="cpu", progress=T
     """1- and 4-step metrics of a checkpoint plus the feature-alignment score; cached next to it."""
     meta = read_meta(ckpt)
     cache = ckpt.parent / "eval.json"
+    res = {"sha256": meta.get("sha256"), "val_limit": cfg.val_limit}
     if cache.is_file():
         old = json.loads(cache.read_text())
-        if (old.get("sha256") == meta.get("sha256") and old.get("val_limit") == cfg.val_limit
-                and all(f"step{s}" in old for s in steps)):
-            return old
+        if old.get("sha256") == meta.get("sha256") and old.get("val_limit") == cfg.val_limit:
+            res = old                  # the same checkpoint and images: keep what was measured, add what is missing
+    missing = [s for s in steps if f"step{s}" not in res]
+    if not missing and "alignment" in res:
+        return res
     model, _ = load_model(ckpt, device)
     root = dataset_root(cfg, progress)
     vset = build_dataset(cfg.dataset, root, "val", "fine", eval_transform())
-    res = {"sha256": meta.get("sha256"), "val_limit": cfg.val_limit}
-    for s in steps:
+
+    def save():
+        tmp = cache.with_name(cache.name + ".tmp")
+        tmp.write_text(json.dumps(res, indent=1))
+        tmp.replace(cache)             # a reader never sees half a file
+
+    if "alignment" not in res:
+        n = min(align_images, len(vset))
+        images = torch.stack([vset[i]["image"] for i in range(n)]).to(device)
+        labels = torch.stack([vset[i]["label"] for i in range(n)])
+        with torch.no_grad():
+            feats = model(images)["features"].cpu()
+        res["alignment"] = feature_alignment(feats, labels_at_output(labels))
+    for s in missing:                  # each test saved as it finishes: an interrupted 64-step test keeps the others
         ev = evaluate(model, vset, cfg.num_classes, steps=s, device=device, limit=cfg.val_limit, progress=progress)
         res[f"step{s}"] = {k: ev[k] for k in ("miou", "mean_acc", "pixel_acc", "boundary_miou", "iou")}
-    n = min(align_images, len(vset))
-    images = torch.stack([vset[i]["image"] for i in range(n)]).to(device)
-    labels = torch.stack([vset[i]["label"] for i in range(n)])
-    with torch.no_grad():
-        feats = model(images)["features"].cpu()
-    res["alignment"] = feature_alignment(feats, labels_at_output(labels))
-    tmp = cache.with_name(cache.name + ".tmp")
-    tmp.write_text(json.dumps(res, indent=1))
-    tmp.replace(cache)                 # a reader never sees half a file
+        save()
+    save()
     return res
 
 
