@@ -28,6 +28,42 @@ def runs_dir(argv: list[str] | None = None) -> Path:
     return Path(os.environ.get("RELATIONNET_RUNS", "runs/demo"))
 
 
+def study_dir(argv: list[str] | None = None) -> Path:
+    """``--study DIR`` after ``--``, else $RELATIONNET_STUDY, else the project's committed docs/study."""
+    argv = sys.argv[1:] if argv is None else argv
+    if "--study" in argv:
+        i = argv.index("--study")
+        if i + 1 < len(argv):
+            return Path(argv[i + 1])
+    if os.environ.get("RELATIONNET_STUDY"):
+        return Path(os.environ["RELATIONNET_STUDY"])
+    from relationnet.data.synthcity import project_dir
+    return project_dir() / "docs" / "study"
+
+
+def study_claims(folder: Path) -> dict[str, dict] | None:
+    """The study's rows by claim id from ``results.json`` (None when absent or unreadable)."""
+    data = read_json(folder / "results.json")
+    if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
+        return None
+    return {r["claim"]: r for r in data["claims"] if isinstance(r, dict) and "claim" in r}
+
+
+def fmt_ci(r: dict) -> str:
+    """'+1.2 [−0.3, +2.7]' with one decimal, or what is missing."""
+    if not r.get("n"):
+        return "—"
+    if r["n"] < 2:
+        return f"{r['mean']:+.1f} (1 seed)"
+    return f"{r['mean']:+.1f} [{r['lo']:+.1f}, {r['hi']:+.1f}]"
+
+
+def fmt_mean_sd(mean, sd, n) -> str:
+    if not n:
+        return "—"
+    return f"{mean:.1f}" if n < 2 else f"{mean:.1f} ± {sd:.1f}"
+
+
 @dataclass
 class Run:
     key: str             # path of the run folder relative to the runs directory

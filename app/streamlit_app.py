@@ -37,6 +37,7 @@ torch.set_num_threads(2)
 st.title(TITLE)
 
 RUNS_DIR = helpers.runs_dir()
+STUDY = helpers.study_claims(helpers.study_dir())
 
 
 @st.cache_resource(show_spinner="loading checkpoint…")
@@ -300,6 +301,27 @@ with tabs[3]:
 
 # ---------------------------------------------------------------------------------------------- lambda
 with tabs[4]:
+    lam_claims = {0.01: "F6-λ0.01", 0.1: "F6-λ0.1", 1.0: "F6-λ1", 10.0: "F6-λ10"}
+    study_pts = [(l, STUDY[c]) for l, c in lam_claims.items() if STUDY and c in STUDY and STUDY[c].get("n")]
+    if study_pts:
+        sfig = go.Figure()
+        xs = [l for l, _ in study_pts]
+        ys = [r["arm_mean"] for _, r in study_pts]
+        half = [max(r["hi"] - r["mean"], 0) if r["n"] >= 2 else 0 for _, r in study_pts]
+        sfig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name="mIoU with SCL (mean over seeds)",
+                                  error_y={"type": "data", "array": half, "visible": True}))
+        ref = study_pts[0][1]
+        sfig.add_hline(y=ref["ref_mean"], line_dash="dash", annotation_text="λ = 0 (no SCL), mean over seeds",
+                       annotation_position="bottom right")
+        sfig.update_layout(xaxis_type="log", xaxis_title="λ (log scale)", yaxis_title="mIoU % (1-step, SynthCity val)",
+                           title="The study: mIoU against λ (error bars: 95 % interval of the paired difference to λ = 0)",
+                           legend={"orientation": "h", "y": -0.25})
+        st.plotly_chart(sfig, key="lambda_study")
+        st.caption(" · ".join(f"λ = {l:g} vs 0: {helpers.fmt_ci(r)}, {r['n']} seeds → {r['verdict']}"
+                              for l, r in study_pts))
+    else:
+        st.caption("The study has no λ seeds yet (`relationnet study --only C1,C2,C3`); below: this runs folder's "
+                   "single runs.")
     results = helpers.read_json(RUNS_DIR / "results.json")
     lam_runs = (results or {}).get("lambda_runs") or {}
     rows = {r["key"]: r for r in (results or {}).get("runs", [])}
@@ -337,8 +359,22 @@ with tabs[4]:
 
 # ---------------------------------------------------------------------------------------------- ablations
 with tabs[5]:
+    st.subheader("The study: every claim over seeds")
+    if STUDY is None:
+        st.info("no study results found (docs/study/results.json): `relationnet study` writes them")
+    else:
+        st.caption("5 seeds per arm, paired by seed; the rule (95 % Student-t interval of the paired difference) was "
+                   "written before the runs in docs/study/METHOD.md. Differences in points of %.")
+        table = [{"claim": r["claim"], "what": r["title"], "paper": r["paper"],
+                  "arm": f"{r['arm']}: {helpers.fmt_mean_sd(r.get('arm_mean'), r.get('arm_sd'), r['n'])}",
+                  "reference": f"{r['ref']}: {helpers.fmt_mean_sd(r.get('ref_mean'), r.get('ref_sd'), r['n'])}",
+                  "paired difference [95 % CI]": helpers.fmt_ci(r), "seeds": r["n"], "verdict": r["verdict"]}
+                 for r in STUDY.values()]
+        st.dataframe(table, hide_index=True, key="study_table")
+    st.subheader("This runs folder: one run per row")
     md = RUNS_DIR / "results.md"
     if md.is_file():
+        st.caption("One seed per run: the ordering of rows is a demonstration, not evidence (the study above is).")
         st.markdown(md.read_text())
     else:
         st.info("no results table yet: `relationnet demo` writes one")

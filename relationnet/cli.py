@@ -135,9 +135,9 @@ def cmd_eval(args) -> int:
             print(f"official ({steps}-step): IoU class {100 * off['iou_class']:.2f}  iIoU class "
                   f"{100 * off['iiou_class']:.2f}  IoU category {100 * off['iou_category']:.2f}  "
                   f"iIoU category {100 * off['iiou_category']:.2f}")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+    if args.json:          # a kill never leaves half a file
+        from .engine.checkpoint import atomic_write_text
+        atomic_write_text(args.json, json.dumps(results, indent=1))
     return 0
 
 

@@ -87,6 +87,46 @@ def test_corrupt_checkpoint_is_named_and_the_rest_works(demo_runs, tmp_path, mon
     assert any("stage2/last.safetensors" in e.value for e in at.error)
 
 
+def _fake_study(folder: Path) -> dict:
+    """A results.json written by the study's own tabulation from made-up records: A4 (λ = 0.1) is 1 point above A3
+    (λ = 0) on every seed, up to ±0.1; the other arms scatter by ±3."""
+    from relationnet.engine import study
+    rng = np.random.default_rng(0)
+    records = {}
+    for s in range(5):
+        for arm in [a.id for a in study.arms("full")]:
+            noise = {"A4": 1.0 + rng.uniform(-0.1, 0.1), "A3": 0.0}.get(arm, rng.uniform(-3, 3))
+            base = 40.0 + s + noise
+            step = {"miou": base / 100, "mean_acc": (base + 8) / 100, "boundary_miou": (base - 10) / 100}
+            records[(arm, s)] = {"metrics": {**{f"step{k}": step for k in (1, 4, 16, 64)}, "alignment": {"score": 0.1}}}
+    folder.mkdir(parents=True)
+    import json
+    (folder / "results.json").write_text(json.dumps({"claims": study.claim_table(records, 5)}))
+    return records
+
+
+def test_study_tabs_read_the_study(demo_runs, tmp_path, monkeypatch):
+    records = _fake_study(tmp_path / "study")
+    from scipy import stats
+    a4, a3 = ([100 * records[(arm, s)]["metrics"]["step1"]["miou"] for s in range(5)] for arm in ("A4", "A3"))
+    ci = stats.ttest_rel(a4, a3).confidence_interval()
+    expected = f"{np.mean(np.subtract(a4, a3)):+.1f} [{ci.low:+.1f}, {ci.high:+.1f}]"
+    monkeypatch.setenv("RELATIONNET_STUDY", str(tmp_path / "study"))
+    at = app_test(demo_runs, monkeypatch).run()
+    no_exceptions(at)
+    table = next(d.value for d in at.dataframe if "claim" in d.value.columns)
+    row = table[table["claim"] == "F6-λ0.1"].iloc[0]
+    assert row["verdict"] == "reproduced" and row["seeds"] == 5
+    assert row["paired difference [95 % CI]"] == expected                   # scipy's interval, one decimal
+    assert len(at.get("plotly_chart")) >= 1
+    assert any("λ = 0.1 vs 0: +1.0" in c.value for c in at.caption)
+    # no study: the tabs say so and the rest still works
+    monkeypatch.setenv("RELATIONNET_STUDY", str(tmp_path / "nothing"))
+    at = app_test(demo_runs, monkeypatch).run()
+    no_exceptions(at)
+    assert any("relationnet study" in i.value for i in at.info)
+
+
 def test_uploads(demo_runs, monkeypatch):
     at = app_test(demo_runs, monkeypatch).run()
     at.sidebar.radio(key="source").set_value("upload").run()

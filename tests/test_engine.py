@@ -343,3 +343,43 @@ def test_evaluation_cache_adds_only_missing_steps(tiny_root, tmp_path, monkeypat
     ck.save_checkpoint(tmp_path / "m", model, meta)          # new weights: the cache no longer applies
     demo.evaluate_run(tmp_path / "m", cfg, steps=(1, 4), progress=False)
     assert calls == [4, 1, 4]
+
+
+def test_a_kill_inside_a_checkpoint_save_is_finished_or_dropped(tmp_path):
+    """The two states a SIGKILL can leave inside save_checkpoint, made by hand, and a full disk."""
+    model = rn.models.RelationNet(5, width=0.125, dcn=False)
+    meta = {"model": model.config(), "epoch": 1, "step": 1}
+    ck.save_checkpoint(tmp_path / "c", model, meta)
+    old_st, old_js = (tmp_path / "c.safetensors").read_bytes(), (tmp_path / "c.json").read_text()
+    # killed before the first rename: both temporary files exist -> dropped, the old checkpoint stands
+    (tmp_path / "c.safetensors.tmp").write_bytes(b"partial")
+    (tmp_path / "c.json.tmp").write_text("{")
+    assert ck.finish_interrupted_save(tmp_path / "c") == "dropped an unfinished save"
+    assert not list(tmp_path.glob("*.tmp")) and (tmp_path / "c.safetensors").read_bytes() == old_st
+    # killed between the renames: new tensors in place, old JSON, the new JSON complete in c.json.tmp
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    ck.save_checkpoint(tmp_path / "n", model, {**meta, "epoch": 2})
+    (tmp_path / "n.safetensors").replace(tmp_path / "c.safetensors")
+    (tmp_path / "n.json").replace(tmp_path / "c.json.tmp")
+    with pytest.raises(ck.CheckpointError, match="does not match"):        # as a reader would find it
+        ck.load_model(tmp_path / "c")
+    assert ck.finish_interrupted_save(tmp_path / "c").startswith("completed")
+    loaded, m = ck.load_model(tmp_path / "c")
+    assert m["epoch"] == 2 and torch.equal(next(loaded.parameters()), next(model.parameters()))
+    assert ck.finish_interrupted_save(tmp_path / "c") is None
+    # a full disk while writing: a clear error, no temporary files, the previous checkpoint intact
+    import errno
+    from relationnet.engine import checkpoint as ckmod
+
+    def full(*a, **k):
+        Path(a[1]).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    before = (tmp_path / "c.safetensors").read_bytes()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ckmod, "save_file", full)
+        with pytest.raises(ck.CheckpointError, match="No space left on device.*previous checkpoint is intact"):
+            ck.save_checkpoint(tmp_path / "c", model, meta)
+    assert not list(tmp_path.glob("*.tmp")) and (tmp_path / "c.safetensors").read_bytes() == before
+    ck.load_model(tmp_path / "c")
+    assert old_js != (tmp_path / "c.json").read_text()

@@ -105,13 +105,56 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict, optimi
         tensors.update(opt_t)
         info["optimizer"] = opt_j
     tmp_st = st_path.with_name(st_path.name + ".tmp")
-    save_file(tensors, str(tmp_st))
-    info["sha256"] = _sha256(tmp_st)
     tmp_js = js_path.with_name(js_path.name + ".tmp")
-    tmp_js.write_text(json.dumps(info, indent=1, default=float))
+    try:
+        save_file(tensors, str(tmp_st))
+        info["sha256"] = _sha256(tmp_st)
+        tmp_js.write_text(json.dumps(info, indent=1, default=float))
+    except OSError as e:               # e.g. a full disk: drop the partial files; the previous checkpoint stands
+        tmp_st.unlink(missing_ok=True)
+        tmp_js.unlink(missing_ok=True)
+        kept = " is intact" if js_path.is_file() else " did not exist"
+        raise CheckpointError(f"could not write checkpoint {st_path.with_suffix('')}: {e.strerror or e} "
+                              f"(errno {e.errno}); nothing was replaced: the previous checkpoint{kept}") from e
     os.replace(tmp_st, st_path)
     os.replace(tmp_js, js_path)
     return js_path
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a text file so that a reader (or a process killed mid-write) sees the old file or the new, never half."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def finish_interrupted_save(path: str | Path) -> str | None:
+    """Bring a checkpoint interrupted by a kill inside :func:`save_checkpoint` to a consistent state.
+
+    A save writes ``NAME.safetensors.tmp`` and ``NAME.json.tmp`` in full, then renames the tensors, then the JSON.
+    Killed before the first rename: the temporary files are dropped and the previous checkpoint stands. Killed
+    between the two renames: the new tensors are in place and their JSON is complete in ``NAME.json.tmp``, so the
+    rename is completed (otherwise the old JSON's digest would not match the new tensors). Only the folder's
+    writer may call this (it renames files). Returns what was done, or None.
+    """
+    st_path, js_path = paths(path)
+    tmp_st, tmp_js = st_path.with_name(st_path.name + ".tmp"), js_path.with_name(js_path.name + ".tmp")
+    if tmp_st.exists():
+        tmp_st.unlink()
+        tmp_js.unlink(missing_ok=True)
+        return "dropped an unfinished save"
+    if tmp_js.exists():
+        try:
+            complete = json.loads(tmp_js.read_text()).get("sha256") == _sha256(st_path)
+        except (OSError, ValueError):
+            complete = False
+        if complete:
+            os.replace(tmp_js, js_path)
+            return "completed a save interrupted between its two renames"
+        tmp_js.unlink()
+        return "dropped an unfinished save"
+    return None
 
 
 def read_meta(path: str | Path) -> dict:

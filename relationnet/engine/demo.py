@@ -32,7 +32,7 @@ from .. import config as config_mod
 from ..config import Config
 from ..data import build_dataset, eval_transform
 from ..losses.scl import labels_at_output
-from .checkpoint import load_model, read_meta
+from .checkpoint import atomic_write_text, load_model, read_meta
 from .evaluate import evaluate, feature_alignment
 from .lock import folder_lock
 from .train import dataset_root, resolve_device, train
@@ -135,9 +135,7 @@ def evaluate_run(ckpt: Path, cfg: Config, steps=(1, 4), device="cpu", progress=T
     vset = build_dataset(cfg.dataset, root, "val", "fine", eval_transform())
 
     def save():
-        tmp = cache.with_name(cache.name + ".tmp")
-        tmp.write_text(json.dumps(res, indent=1))
-        tmp.replace(cache)             # a reader never sees half a file
+        atomic_write_text(cache, json.dumps(res, indent=1))     # a reader never sees half a file
 
     if "alignment" not in res:
         n = min(align_images, len(vset))
@@ -192,10 +190,10 @@ def _run_demo(out: Path, size: str, root, device: str, progress: bool, extra: di
     summary = {"size": size, "train_and_eval_seconds": round(train_s, 1), "total_seconds": round(time.perf_counter() - t0, 1),
                "device": str(dev), "threads": torch.get_num_threads(), "runs": rows,
                "lambda_runs": {str(k): v for k, v in lambda_runs(runs).items()}}
-    (out / "results.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(out / "results.json", json.dumps(summary, indent=1))
     md = (f"# Demo results (SynthCity val, {size} size)\n\nTraining and evaluation took {train_s / 60:.1f} min on {dev} "
           f"({torch.get_num_threads()} threads); metrics of the final checkpoints, in %.\n\n" + results_table(rows) + "\n")
-    (out / "results.md").write_text(md)
+    atomic_write_text(out / "results.md", md)
     print(md)
     return summary
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from .. import config as config_mod
 from ..data import synthcity
+from .checkpoint import atomic_write_text
 from .demo import DemoRun, train_and_evaluate
 from .lock import folder_lock
 
@@ -236,9 +237,7 @@ def _run_study(out: Path, results: Path, seeds: int, only, size: str, root, devi
                    "train_seconds": train_seconds(out / f"seed{seed}" / run.train_dir) if arm.train_steps else 0.0}
             path = record_path(results, arm.id, seed)
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(rec, indent=1))
-            tmp.replace(path)
+            atomic_write_text(path, json.dumps(rec, indent=1))
             bar.update(arm.train_steps)
 
         train_and_evaluate(runs, out / f"seed{seed}", device=device, progress=False, desc=f"seed {seed}",
@@ -339,7 +338,7 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
                "claims": rows,
                "arms": {a.id: a.title for a in arms(size)}}
     results.mkdir(parents=True, exist_ok=True)
-    (results / "results.json").write_text(json.dumps(summary, indent=1))
+    atomic_write_text(results / "results.json", json.dumps(summary, indent=1))
     figures = _figures(rows, records, seeds, results) if records else []
     lines = ["# The reproduction study: results", "",
              "Produced by `relationnet study` under the rule in [METHOD.md](METHOD.md) (5 seeds per arm, 95 % Student-t "
@@ -363,7 +362,7 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title}" for a in arms(size)) + "."]
     for f in figures:
         lines += ["", f"![{f}]({f})"]
-    (results / "README.md").write_text("\n".join(lines) + "\n")
+    atomic_write_text(results / "README.md", "\n".join(lines) + "\n")
     return summary
 
 

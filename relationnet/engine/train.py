@@ -39,7 +39,7 @@ from ..data import synthcity
 from ..losses import relationnet_loss
 from ..models import RelationNet
 from . import distributed
-from .checkpoint import read_meta, restore, save_checkpoint
+from .checkpoint import atomic_write_text, finish_interrupted_save, read_meta, restore, save_checkpoint
 from .evaluate import evaluate
 from .lock import folder_lock
 from .schedule import lr_at, stage_const_epochs
@@ -124,9 +124,7 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(path)
+    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _freeze_bn(model: torch.nn.Module) -> None:
@@ -158,6 +156,10 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
     optimizer = build_optimizer(cfg, model)
     last, metrics_path = sdir / "last", sdir / "metrics.jsonl"
     start_epoch, best, step = 0, -1.0, 0
+    if dist_info.is_main:              # a kill inside a save: finish or drop it before reading (this process holds the lock)
+        for name in ("last", "best"):
+            finish_interrupted_save(sdir / name)
+    distributed.barrier(dist_info)
     if (sdir / "last.json").is_file():
         old_cfg = read_meta(last).get("config") or {}
         changed = config_mod.differences(old_cfg, cfg) if old_cfg else []
@@ -273,7 +275,7 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
                       progress=progress and dist_info.is_main, dist_info=dist_info)
         result = {**result, **{f"val{cfg.eval_steps}_{k}": ev[k] for k in ("miou", "mean_acc", "boundary_miou")}}
     if dist_info.is_main:
-        (sdir / "results.json").write_text(json.dumps(result, indent=1))
+        atomic_write_text(sdir / "results.json", json.dumps(result, indent=1))
     if writer is not None:
         writer.close()
     return result
