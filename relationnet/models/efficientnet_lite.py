@@ -47,6 +47,7 @@ from torch import nn
 
 from ..data.transforms import MEAN, STD
 from ..ops.atrous import DepthwiseConv2d
+from .weights import check_state_dict, load_state_dict_file
 
 #: name -> (width multiplier, depth multiplier)
 VARIANTS = {"efficientnet_lite0": (1.0, 1.0), "efficientnet_lite1": (1.0, 1.1), "efficientnet_lite2": (1.1, 1.2)}
@@ -171,7 +172,6 @@ def imagenet_weights_path(variant: str) -> Path:
 def load_weights(net: EfficientNetLite, path: Path) -> None:
     """Strictly load a state dict file into ``net``: a missing, unexpected or mis-shaped key is an error
     that names them (``_fc`` is dropped unless ``net`` keeps its classifier)."""
-    from .resnet101 import load_state_dict_file
     state = load_state_dict_file(path)
     if not hasattr(net, "_fc"):
         state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
@@ -179,14 +179,3 @@ def load_weights(net: EfficientNetLite, path: Path) -> None:
     net.load_state_dict(state, strict=True)
 
 
-def check_state_dict(net: nn.Module, state: dict, what: str) -> None:
-    """Raise a ValueError listing missing keys, unexpected keys and shape mismatches (at most 8 of each)."""
-    own = net.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-              for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        parts = [f"{len(v)} {name} ({', '.join(v[:8])}{', …' if len(v) > 8 else ''})"
-                 for name, v in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)) if v]
-        raise ValueError(f"weights do not match: {what}: " + "; ".join(parts))

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from .deform import DeformableConv2d
+from .weights import check_state_dict, load_state_dict_file
 
 
 def scaled(channels: int, width: float) -> int:
@@ -136,8 +137,6 @@ class ResNet38(nn.Module):
 
     def load_resnet38d(self, path) -> None:
         """Load the ``resnet38d`` ImageNet weights file at ``path`` (see the module docstring)."""
-        from .efficientnet_lite import check_state_dict
-        from .resnet101 import load_state_dict_file
         state = load_state_dict_file(path)
         own = self.state_dict()
         mapped, unexpected = {}, []
