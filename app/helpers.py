@@ -49,6 +49,25 @@ def study_claims(folder: Path) -> dict[str, dict] | None:
     return {r["claim"]: r for r in data["claims"] if isinstance(r, dict) and "claim" in r}
 
 
+def fmt_value(v) -> str:
+    """A setting or metric for a table: floats to one decimal unless small (λ = 0.01, lr 1e-3), the rest as is."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:g}" if v != 0 and abs(v) < 0.1 else f"{v:.1f}"
+    return str(v)
+
+
+def class_legend_html(names, palette) -> str:
+    """One line of colour chips with class names (escaped), for next to the predictions."""
+    import html
+    chips = [f'<span style="display:inline-block;margin:0 10px 4px 0;white-space:nowrap">'
+             f'<span style="display:inline-block;width:12px;height:12px;border:1px solid #888;vertical-align:middle;'
+             f'background:rgb({int(c[0])},{int(c[1])},{int(c[2])})"></span> {html.escape(str(n))}</span>'
+             for n, c in zip(names, palette)]
+    return '<div style="font-size:0.85em;line-height:1.6">' + "".join(chips) + "</div>"
+
+
 def fmt_ci(r: dict) -> str:
     """'+1.2 [−0.3, +2.7]' with one decimal, or what is missing."""
     if not r.get("n"):

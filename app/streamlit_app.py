@@ -170,25 +170,30 @@ with tabs[0]:
         m = r.meta
         cfg_rows = {**m.get("model", {}), "λ": m.get("lam"), "stage": m.get("stage") or "—",
                     "annotation": m.get("annotation"), "epoch": m.get("epoch"), "step": m.get("step")}
-        st.table({"setting": list(cfg_rows), "value": [str(v) for v in cfg_rows.values()]})
+        st.table({"setting": list(cfg_rows), "value": [helpers.fmt_value(v) for v in cfg_rows.values()]})
         log = helpers.metrics_log(r)
         if log:
             ep = [x["epoch"] for x in log]
             fig = go.Figure()
             for k, name in (("loss_total", "total"), ("loss_ohem", "OHEM"), ("loss_scl", "SCL")):
                 fig.add_trace(go.Scatter(x=ep, y=[x.get(k) for x in log], name=f"loss: {name}"))
-            val = [(x["epoch"], x["val_miou"]) for x in log if "val_miou" in x]
+            val = [(x["epoch"], 100 * x["val_miou"]) for x in log if "val_miou" in x]
             if val:
-                fig.add_trace(go.Scatter(x=[v[0] for v in val], y=[v[1] for v in val], name="val mIoU", yaxis="y2"))
+                fig.add_trace(go.Scatter(x=[v[0] for v in val], y=[v[1] for v in val], name="val mIoU %",
+                                         yaxis="y2"))
             fig.update_layout(title="training curves", xaxis_title="epoch", yaxis_title="loss",
-                              yaxis2=dict(title="val mIoU", overlaying="y", side="right", range=[0, 1]), height=320)
+                              yaxis2=dict(title="val mIoU %", overlaying="y", side="right", range=[0, 100]),
+                              legend=dict(orientation="h", yanchor="top", y=-0.25, x=0), height=360,
+                              margin=dict(r=60))
             st.plotly_chart(fig, key=f"curve_{r.key}")
         ev = helpers.read_json(r.checkpoint.parent / "eval.json")
-        if ev:
-            st.table({"test": ["1-step", "4-step"],
-                      "mIoU %": [round(100 * ev[s]["miou"], 1) for s in ("step1", "step4")],
-                      "mAcc %": [round(100 * ev[s]["mean_acc"], 1) for s in ("step1", "step4")],
-                      "boundary mIoU %": [round(100 * ev[s]["boundary_miou"], 1) for s in ("step1", "step4")]})
+        tests = sorted((k for k in (ev or {}) if k.startswith("step") and isinstance(ev[k], dict)),
+                       key=lambda k: int(k[4:]) if k[4:].isdigit() else 0)
+        if tests:
+            st.table({"test": [f"{k[4:]}-step" for k in tests],
+                      **{name: [f"{100 * ev[k].get(key, float('nan')):.1f}" for k in tests]
+                         for name, key in (("mIoU %", "miou"), ("mAcc %", "mean_acc"),
+                                           ("boundary mIoU %", "boundary_miou"))}})
         else:
             st.caption("no evaluation yet (`relationnet demo` writes one; or `relationnet eval CHECKPOINT`)")
 
@@ -197,6 +202,7 @@ with tabs[1]:
     if rgb is None:
         st.info("choose an image in the sidebar")
     else:
+        st.markdown(helpers.class_legend_html(CITYSCAPES_CLASSES, CITYSCAPES_PALETTE), unsafe_allow_html=True)
         cols = st.columns(len(chosen))
         preds = {}
         for col, r in zip(cols, chosen):

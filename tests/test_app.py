@@ -54,6 +54,11 @@ def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
     md = " ".join(m.value for m in at.markdown)
     assert "Demo results" in md and "77.39" in md                     # ablation table next to the paper's
     assert any("feature alignment" in m.label for m in at.metric)      # embedding tab
+    import re
+    cells = [str(v) for t in at.table for v in t.value.to_numpy().ravel()]
+    assert cells and not [c for c in cells if re.fullmatch(r"-?\d+\.\d{2,}", c)], cells   # one decimal at most
+    assert any("1-step" == c for c in cells) and any(re.fullmatch(r"\d+\.\d", c) for c in cells)
+    assert sum("background:rgb(" in m.value for m in at.markdown) == 1                  # the class legend
     # compare two checkpoints, more test steps, a sample photo
     at.sidebar.selectbox(key="run_b").select_index(1)
     at.sidebar.select_slider(key="steps").set_value(16)
@@ -138,6 +143,15 @@ def test_uploads(demo_runs, monkeypatch):
     at.sidebar.file_uploader(key="upload").upload("rgba.png", buf.getvalue(), "image/png").run()
     no_exceptions(at)
     assert not at.sidebar.error
+
+
+def test_formatting_helpers():
+    assert [helpers.fmt_value(v) for v in (24.1234, 0.01, 1e-3, 0.0, 3, True, None, "fine")] == \
+        ["24.1", "0.01", "0.001", "0.0", "3", "True", "None", "fine"]
+    html = helpers.class_legend_html(["road", "<b>x</b>"], [(128, 64, 128), (0, 0, 0)])
+    assert html.count("background:rgb(") == 2 and "rgb(128,64,128)" in html and "&lt;b&gt;" in html
+    r = {"n": 5, "mean": 1.04, "lo": 0.25, "hi": 1.83}
+    assert helpers.fmt_ci(r) == "+1.0 [+0.2, +1.8]" and helpers.fmt_ci({"n": 0}) == "—"
 
 
 def test_decode_upload_rules():
