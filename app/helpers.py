@@ -28,6 +28,22 @@ def runs_dir(argv: list[str] | None = None) -> Path:
     return Path(os.environ.get("RELATIONNET_RUNS", "runs/demo"))
 
 
+def shown_folder(folder: Path) -> str:
+    """The runs folder as the dashboard names it: relative to the working directory when inside it, else its name
+    (a page, or a screenshot of it, never shows the absolute paths of the machine it runs on)."""
+    try:
+        return str(folder.resolve().relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return folder.name
+
+
+def shown(text: str, folder: Path) -> str:
+    """A message with the runs folder's absolute prefix removed (paths become relative to the runs folder)."""
+    for prefix in {str(folder.resolve()), str(folder.absolute()), str(folder)}:
+        text = text.replace(prefix + os.sep, "")
+    return text
+
+
 def study_dir(argv: list[str] | None = None) -> Path:
     """``--study DIR`` after ``--``, else $RELATIONNET_STUDY, else the project's committed docs/study."""
     argv = sys.argv[1:] if argv is None else argv

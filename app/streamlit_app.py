@@ -79,7 +79,7 @@ def load_run(run: helpers.Run):
     try:
         return cached_model(str(run.checkpoint), run.checkpoint.with_suffix(".safetensors").stat().st_mtime)
     except (CheckpointError, OSError) as e:
-        st.error(f"cannot load {run.checkpoint}: {e}")
+        st.error(f"cannot load {run.key}/last: {helpers.shown(str(e), RUNS_DIR)}")
         return None
 
 
@@ -93,7 +93,7 @@ def outputs(run: helpers.Run, image_key: str, rgb: np.ndarray, steps: int):
 # ---------------------------------------------------------------------------------------------- sidebar
 runs = helpers.discover(RUNS_DIR)
 if not runs:
-    st.info(f"No checkpoints yet in `{RUNS_DIR}`.\n\nMake them with the main job:\n\n"
+    st.info(f"No checkpoints yet in `{helpers.shown_folder(RUNS_DIR)}`.\n\nMake them with the main job:\n\n"
             "```bash\nrelationnet demo\n```\n\nor train one: `relationnet train synthcity_full --out runs/demo/my_run`, "
             "then reload this page. Another folder: `streamlit run app/streamlit_app.py -- --runs DIR` "
             "or `RELATIONNET_RUNS=DIR`.")
@@ -101,7 +101,7 @@ if not runs:
 
 labels = {r.label: r for r in runs}
 st.sidebar.header("Checkpoints")
-st.sidebar.caption(f"folder: `{RUNS_DIR}`")
+st.sidebar.caption(f"folder: `{helpers.shown_folder(RUNS_DIR)}`")
 default = next((i for i, r in enumerate(runs) if r.key.endswith("stage1")), 0)
 run_a = labels[st.sidebar.selectbox("checkpoint", list(labels), index=default, key="run_a")]
 compare = st.sidebar.selectbox("compare with", ["(none)"] + [k for k in labels if labels[k] is not run_a], key="run_b")
@@ -165,7 +165,7 @@ with tabs[0]:
     for r in chosen:
         st.subheader(r.key)
         if r.error:
-            st.error(r.error)
+            st.error(helpers.shown(r.error, RUNS_DIR))
             continue
         m = r.meta
         cfg_rows = {**m.get("model", {}), "λ": m.get("lam"), "stage": m.get("stage") or "—",

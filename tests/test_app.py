@@ -90,6 +90,8 @@ def test_corrupt_checkpoint_is_named_and_the_rest_works(demo_runs, tmp_path, mon
                                                      if o.startswith("alternating/stage2 "))).run()
     no_exceptions(at)
     assert any("stage2/last.safetensors" in e.value for e in at.error)
+    shown = [e.value for e in at.error] + [w.value for w in at.sidebar.warning] + [c.value for c in at.sidebar.caption]
+    assert not [t for t in shown if str(tmp_path) in t], shown          # paths relative to the runs folder
 
 
 def _fake_study(folder: Path) -> dict:
