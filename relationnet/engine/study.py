@@ -352,10 +352,12 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
              "| claim | test | paper | ours: arm | ours: reference | paired difference [95 % CI] | δ_min | n | verdict |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        arm = f"{r['arm_mean']:.1f} ± {r['arm_sd']:.1f}" if r["n"] >= 2 else (f"{r['arm_mean']:.1f}" if r["n"] else "—")
-        ref = f"{r['ref_mean']:.1f} ± {r['ref_sd']:.1f}" if r["n"] >= 2 else (f"{r['ref_mean']:.1f}" if r["n"] else "—")
-        ci = (f"{r['mean']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}]" if r["n"] >= 2
-              else (f"{r['mean']:+.2f}" if r["n"] else "—"))
+        d = 3 if r["metric"].startswith("alignment") else 1          # the alignment score lives in [−2, 2]
+        arm = f"{r['arm_mean']:.{d}f} ± {r['arm_sd']:.{d}f}" if r["n"] >= 2 else (f"{r['arm_mean']:.{d}f}" if r["n"] else "—")
+        ref = f"{r['ref_mean']:.{d}f} ± {r['ref_sd']:.{d}f}" if r["n"] >= 2 else (f"{r['ref_mean']:.{d}f}" if r["n"] else "—")
+        e = d + 1
+        ci = (f"{r['mean']:+.{e}f} [{r['lo']:+.{e}f}, {r['hi']:+.{e}f}]" if r["n"] >= 2
+              else (f"{r['mean']:+.{e}f}" if r["n"] else "—"))
         test = f"{r['arm']} − {r['ref']} ({r['metric']}{'' if r['ref_metric'] == r['metric'] else ' vs ' + r['ref_metric']})"
         lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {arm} | {ref} | {ci} | "
                      f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} | {r['verdict']} |")
