@@ -119,18 +119,34 @@ class Run:
         return f"{self.key} — {', '.join(parts)}"
 
 
-def discover(root: Path) -> list[Run]:
-    """Every ``last`` checkpoint under ``root``; unreadable ones are listed with their error."""
-    runs = []
+#: The most runs the sidebar lists (the most recently written first beyond that); a folder of 50 000 runs stays usable.
+MAX_RUNS = 500
+
+
+def discover(root: Path, limit: int = MAX_RUNS) -> tuple[list[Run], int]:
+    """The ``last`` checkpoints under ``root`` (at most ``limit``: the most recently written) and how many there are.
+
+    Unreadable ones are listed with their error. Symbolic links to folders are not followed (a link loop is
+    harmless); a file that vanishes while the folder is read is skipped."""
     if not root.is_dir():
-        return runs
-    for js in sorted(root.rglob("last.json")):
+        return [], 0
+    found = []
+    for js in root.rglob("last.json"):
+        try:
+            found.append((js.stat().st_mtime, js))
+        except OSError:
+            continue
+    total = len(found)
+    if total > limit:
+        found = sorted(found, key=lambda t: -t[0])[:limit]
+    runs = []
+    for _, js in sorted(found, key=lambda t: t[1]):
         key = str(js.parent.relative_to(root)) if js.parent != root else root.name
         try:
             runs.append(Run(key, js.with_suffix(""), read_meta(js), None))
         except CheckpointError as e:
             runs.append(Run(key, js.with_suffix(""), None, str(e)))
-    return runs
+    return runs, total
 
 
 def metrics_log(run: Run) -> list[dict]:

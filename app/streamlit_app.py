@@ -91,7 +91,7 @@ def outputs(run: helpers.Run, image_key: str, rgb: np.ndarray, steps: int):
 
 
 # ---------------------------------------------------------------------------------------------- sidebar
-runs = helpers.discover(RUNS_DIR)
+runs, total_runs = helpers.discover(RUNS_DIR)
 if not runs:
     st.info(f"No checkpoints yet in `{helpers.shown_folder(RUNS_DIR)}`.\n\nMake them with the main job:\n\n"
             "```bash\nrelationnet demo\n```\n\nor train one: `relationnet train synthcity_full --out runs/demo/my_run`, "
@@ -102,14 +102,18 @@ if not runs:
 labels = {r.label: r for r in runs}
 st.sidebar.header("Checkpoints")
 st.sidebar.caption(f"folder: `{helpers.shown_folder(RUNS_DIR)}`")
+if total_runs > len(runs):
+    st.sidebar.warning(f"{total_runs} checkpoints in this folder: listing the {len(runs)} most recently written. "
+                       "Point `--runs` at a subfolder to see others.")
 default = next((i for i, r in enumerate(runs) if r.key.endswith("stage1")), 0)
 run_a = labels[st.sidebar.selectbox("checkpoint", list(labels), index=default, key="run_a")]
 compare = st.sidebar.selectbox("compare with", ["(none)"] + [k for k in labels if labels[k] is not run_a], key="run_b")
 run_b = labels.get(compare)
 chosen = [r for r in (run_a, run_b) if r is not None]
-for r in runs:
-    if r.error:
-        st.sidebar.warning(f"unreadable: {r.key}")
+unreadable = [r.key for r in runs if r.error]
+if unreadable:                       # one line, however many: the good runs above still work
+    st.sidebar.warning(f"{len(unreadable)} unreadable: " + ", ".join(unreadable[:5]) +
+                       (", …" if len(unreadable) > 5 else "") + " (select one to see why)")
 
 st.sidebar.header("Image")
 source = st.sidebar.radio("source", ["validation image", "sample photo", "upload"], key="source")
@@ -120,8 +124,10 @@ if run_a.meta and run_a.meta.get("config"):
         cfg = from_dict(run_a.meta["config"])
         if cfg.dataset in ("synthcity", "cityscapes"):
             data_root = cfg.root or str(Path("data") / "synthcity")
-    except ValueError:
+    except ValueError as e:
         data_root = None
+        st.sidebar.warning(f"{run_a.key}: its config cannot be read ({helpers.shown(str(e), RUNS_DIR)}); "
+                           "no validation images for it: choose a sample photo or an upload")
 if source == "validation image":
     try:
         items = cached_val_items(data_root) if data_root else []

@@ -94,6 +94,67 @@ def test_corrupt_checkpoint_is_named_and_the_rest_works(demo_runs, tmp_path, mon
     assert not [t for t in shown if str(tmp_path) in t], shown          # paths relative to the runs folder
 
 
+def test_any_runs_folder_each_bad_entry_one_line_the_good_runs_work(demo_runs, tmp_path, monkeypatch):
+    import json
+    runs = tmp_path / "runs"
+    shutil.copytree(demo_runs, runs)
+    (runs / "empty").mkdir()                                               # an empty folder
+    (runs / "loop").symlink_to(runs, target_is_directory=True)             # a symbolic-link loop
+    (runs / "half").mkdir()                                                # half-written: only temporary files
+    (runs / "half" / "last.json.tmp").write_text("{")
+    (runs / "half" / "last.safetensors.tmp").write_bytes(b"x")
+    (runs / "results.json").write_text("{ not json")                       # JSON that does not parse
+    (runs / "baseline" / "eval.json").write_text("[1, 2")
+    (runs / "baseline" / "metrics.jsonl").write_text('{"epoch": 1}\n{ torn line\n')
+    for folder, edit in (("alternating/stage2", lambda m: m["model"].update(unknown_key=1)),   # unknown model key
+                         ("alternating/stage3", lambda m: m["model"].update(width=1.0)),       # shapes disagree
+                         ("baseline", lambda m: m["config"].update(not_a_setting=3))):         # unknown config key
+        js = runs / folder / "last.json"
+        m = json.loads(js.read_text())
+        edit(m)
+        js.write_text(json.dumps(m))
+    at = app_test(runs, monkeypatch).run()
+    no_exceptions(at)
+    options = at.sidebar.selectbox(key="run_a").options
+    assert at.sidebar.selectbox(key="run_a").value.startswith("alternating/stage1")             # a good run works
+    assert not at.error, [e.value for e in at.error]                                           # and renders
+    assert not any(o.startswith(("empty", "half", "loop")) for o in options)
+    for key, where, message in (("alternating/stage2", "error", "invalid model"),
+                                ("alternating/stage3", "error", "does not fit"),
+                                ("baseline", "warning", "not_a_setting")):
+        at.sidebar.selectbox(key="run_a").set_value(next(o for o in options if o.startswith(key + " "))).run()
+        no_exceptions(at)
+        if where == "warning":
+            assert sum(message in w.value for w in at.sidebar.warning) == 1, [w.value for w in at.sidebar.warning]
+            at.sidebar.radio(key="source").set_value("sample photo").run()        # the run itself still loads
+            no_exceptions(at)
+            assert not at.error, [e.value for e in at.error]
+        else:
+            assert sum(message in e.value for e in at.error) >= 1, [e.value for e in at.error]
+            assert all(str(tmp_path) not in e.value for e in at.error)
+        at.sidebar.radio(key="source").set_value("validation image").run()
+
+
+def test_a_folder_of_50000_runs_lists_the_most_recent(demo_runs, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    for i in range(50_000):                     # foreign entries: not relationnet checkpoints
+        d = runs / "bulk" / f"{i // 1000:02d}" / f"run{i:05d}"
+        d.mkdir(parents=True)
+        (d / "last.json").write_text("{}")
+        os.utime(d / "last.json", (1_000_000, 1_000_000))                 # written long ago
+    shutil.copytree(demo_runs, runs / "demo")
+    t0 = time.perf_counter()
+    at = app_test(runs, monkeypatch).run()
+    seconds = time.perf_counter() - t0
+    no_exceptions(at)
+    box = at.sidebar.selectbox(key="run_a")
+    assert len(box.options) == helpers.MAX_RUNS and box.value.startswith("demo/alternating/stage1")
+    total = 50_000 + len(list(demo_runs.rglob("last.json")))
+    assert any(f"{total} checkpoints" in w.value for w in at.sidebar.warning)
+    assert len(at.sidebar.warning) == 2                                   # the cap, and one line for the unreadable
+    print(f"50 000-run folder: first page in {seconds:.1f} s")
+
+
 def _fake_study(folder: Path) -> dict:
     """A results.json written by the study's own tabulation from made-up records: A4 (λ = 0.1) is 1 point above A3
     (λ = 0) on every seed, up to ±0.1; the other arms scatter by ±3."""
