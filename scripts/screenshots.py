@@ -42,7 +42,7 @@ def main(argv=None):
         opts = webdriver.ChromeOptions()
         opts.binary_location = shutil.which("chromium")
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--window-size=1500,1300", "--hide-scrollbars"):
+                    "--window-size=1280,1300", "--hide-scrollbars"):
             opts.add_argument(arg)
         d = webdriver.Chrome(service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")), options=opts)
         try:

@@ -55,9 +55,14 @@ def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
     assert "Demo results" in md and "77.39" in md                     # ablation table next to the paper's
     assert any("feature alignment" in m.label for m in at.metric)      # embedding tab
     import re
-    cells = [str(v) for t in at.table for v in t.value.to_numpy().ravel()]
-    assert cells and not [c for c in cells if re.fullmatch(r"-?\d+\.\d{2,}", c)], cells   # one decimal at most
-    assert any("1-step" == c for c in cells) and any(re.fullmatch(r"\d+\.\d", c) for c in cells)
+    metric_tables = [t.value for t in at.table if "mIoU %" in t.value.columns]
+    cells = [str(v) for t in metric_tables for v in t.drop(columns="test").to_numpy().ravel()]
+    assert cells and all(re.fullmatch(r"\d+\.\d", c) for c in cells), cells           # metrics: one decimal
+    settings = {r["setting"]: r["value"] for t in at.table if "setting" in t.value.columns
+                for r in t.value.to_dict("records")}
+    import json
+    meta = json.loads((demo_runs / "alternating" / "stage1" / "last.json").read_text())
+    assert settings["width"] == str(meta["model"]["width"]) and settings["λ"] == str(meta["lam"])   # as they were set
     assert sum("background:rgb(" in m.value for m in at.markdown) == 1                  # the class legend
     # compare two checkpoints, more test steps, a sample photo
     at.sidebar.selectbox(key="run_b").select_index(1)
@@ -209,8 +214,8 @@ def test_uploads(demo_runs, monkeypatch):
 
 
 def test_formatting_helpers():
-    assert [helpers.fmt_value(v) for v in (24.1234, 0.01, 1e-3, 0.0, 3, True, None, "fine")] == \
-        ["24.1", "0.01", "0.001", "0.0", "3", "True", "None", "fine"]
+    assert [helpers.fmt_value(v) for v in (0.25, 0.125, 0.01, 1e-5, 0.0, 3, True, None, "fine")] == \
+        ["0.25", "0.125", "0.01", "1e-05", "0", "3", "True", "None", "fine"]
     html = helpers.class_legend_html(["road", "<b>x</b>"], [(128, 64, 128), (0, 0, 0)])
     assert html.count("background:rgb(") == 2 and "rgb(128,64,128)" in html and "&lt;b&gt;" in html
     r = {"n": 5, "mean": 1.04, "lo": 0.25, "hi": 1.83}
