@@ -87,3 +87,11 @@ def test_every_source_file_is_tracked_by_git():
     if os.environ.get("CI"):                    # CI runs on a clean clone: everything needed is committed
         untracked = [str(p.relative_to(REPO)) for p in wanted if str(p.relative_to(REPO)) not in tracked]
         assert not untracked, f"not committed: {untracked[:10]}"
+
+
+def test_study_records_are_committed_not_ignored():
+    """Each finished study run's record must be committable (a rerun elsewhere skips what is committed)."""
+    import subprocess
+    r = subprocess.run(["git", "check-ignore", "-q", "docs/study/runs/seed9/A1.json"], cwd=REPO)
+    assert r.returncode == 1, "docs/study/runs/ is ignored by .gitignore"
+    assert subprocess.run(["git", "check-ignore", "-q", "runs/demo/baseline/last.json"], cwd=REPO).returncode == 0
