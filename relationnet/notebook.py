@@ -160,7 +160,7 @@ def plot_paired(row: dict, ax=None):
     if ax is None:
         _, ax = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [2, 1]})
     a, r = row["arm_values"], row["ref_values"]
-    for s, (x, y) in enumerate(zip(r, a)):
+    for s, x, y in zip(row.get("seeds", range(len(a))), r, a):
         ax[0].plot([0, 1], [x, y], "o-", color="tab:gray", alpha=0.7)
         ax[0].annotate(f"seed {s}", (1, y), xytext=(4, 0), textcoords="offset points", fontsize=8, va="center")
     ax[0].set_xticks([0, 1], [f"{row['ref']} ({row['ref_metric']})", f"{row['arm']} ({row['metric']})"])

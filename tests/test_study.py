@@ -82,3 +82,14 @@ def test_study_end_to_end_tiny(tiny_root, tmp_path, monkeypatch):
     assert json.loads(p.read_text())["fingerprint"] != "stale"
     with pytest.raises(ValueError, match="unknown arm"):
         study.run_study(out, results, seeds=1, only=["Z9"], size="ci", root=str(tiny_root), progress=False)
+
+
+def test_claim_rows_name_the_seeds_they_pair():
+    """Seeds 0 and 2 landed for both arms, seed 1 only for one: the row pairs seeds 0 and 2 and says so."""
+    def rec(v):
+        return {"metrics": {"step1": {"miou": v / 100}}}
+    records = {("A3", 0): rec(30.0), ("A2", 0): rec(29.0), ("A3", 1): rec(31.0),
+               ("A3", 2): rec(33.0), ("A2", 2): rec(31.5)}
+    row = next(r for r in study.claim_table(records, 5) if r["claim"] == "T1-Rel")
+    assert row["seeds"] == [0, 2] and row["n"] == 2
+    assert row["diffs"] == pytest.approx([1.0, 1.5]) and row["arm_values"] == pytest.approx([30.0, 33.0])

@@ -288,7 +288,7 @@ def claim_table(records: dict, seeds: int) -> list[dict]:
     """``records[(arm, seed)] -> record``: one row per claim with the paired statistics."""
     rows = []
     for c in CLAIMS:
-        diffs, arm_vals, ref_vals = [], [], []
+        diffs, arm_vals, ref_vals, seeds_used = [], [], [], []
         for s in range(seeds):
             need = [c.arm, c.ref] + ([c.arm2, c.ref2] if c.arm2 else [])
             if not all((a, s) in records for a in need):
@@ -298,13 +298,14 @@ def claim_table(records: dict, seeds: int) -> list[dict]:
             if c.arm2:
                 d -= metric_value(records[(c.arm2, s)], c.metric) - metric_value(records[(c.ref2, s)], c.metric)
             diffs.append(d)
+            seeds_used.append(s)
             arm_vals.append(a)
             ref_vals.append(r)
         ci = paired_ci(diffs)
         rows.append({"claim": c.id, "title": c.title, "arm": c.arm, "ref": c.ref, "metric": c.metric,
                      "ref_metric": c.ref_metric or c.metric, "paper": c.paper, "paper_delta": c.paper_delta,
                      "arm_mean": _mean(arm_vals), "arm_sd": _sd(arm_vals), "ref_mean": _mean(ref_vals),
-                     "ref_sd": _sd(ref_vals), "diffs": diffs, "arm_values": arm_vals, "ref_values": ref_vals,
+                     "ref_sd": _sd(ref_vals), "diffs": diffs, "arm_values": arm_vals, "ref_values": ref_vals, "seeds": seeds_used,
                      **ci, "verdict": verdict(ci, 1, seeds)})
     return rows
 
