@@ -75,14 +75,10 @@ def _strip(obj):
 
 
 def _tensors(path: Path) -> dict:
-    from safetensors.torch import load_file
-    return {k: hashlib.sha256(v.contiguous().view(-1).view(torch_uint8()).numpy().tobytes()).hexdigest()
-            for k, v in load_file(str(path)).items()}
-
-
-def torch_uint8():
     import torch
-    return torch.uint8
+    from safetensors.torch import load_file
+    return {k: hashlib.sha256(v.contiguous().view(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
+            for k, v in load_file(str(path)).items()}
 
 
 def run_state(folder: Path) -> dict:
@@ -101,7 +97,8 @@ def run_state(folder: Path) -> dict:
             state[rel] = _strip(rows)
         elif p.suffix == ".json":
             meta = json.loads(p.read_text())
-            meta.pop("sha256", None) if p.with_suffix(".safetensors").is_file() else None   # tensors compared above
+            if p.with_suffix(".safetensors").is_file():
+                meta.pop("sha256", None)              # the tensors themselves are compared above
             state[rel] = _strip(meta)
         elif p.suffix in (".png", ".yaml", ".md"):
             state[rel] = _digest(p) if p.suffix != ".md" else "present"     # markdown tables quote timings

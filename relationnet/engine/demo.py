@@ -148,7 +148,8 @@ def evaluate_run(ckpt: Path, cfg: Config, steps=(1, 4), device="cpu", progress=T
         ev = evaluate(model, vset, cfg.num_classes, steps=s, device=device, limit=cfg.val_limit, progress=progress)
         res[f"step{s}"] = {k: ev[k] for k in ("miou", "mean_acc", "pixel_acc", "boundary_miou", "iou")}
         save()
-    save()
+    if not missing:                    # only the alignment score was added
+        save()
     return res
 
 
