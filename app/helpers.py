@@ -72,14 +72,19 @@ def fmt_value(v) -> str:
     return str(v)
 
 
-def class_legend_html(names, palette) -> str:
-    """One line of colour chips with class names (escaped), for next to the predictions."""
+def legend_html(entries: dict) -> str:
+    """One line of colour chips, ``{name: (r, g, b)}`` (names escaped), for next to an image."""
     import html
     chips = [f'<span style="display:inline-block;margin:0 10px 4px 0;white-space:nowrap">'
              f'<span style="display:inline-block;width:12px;height:12px;border:1px solid #888;vertical-align:middle;'
              f'background:rgb({int(c[0])},{int(c[1])},{int(c[2])})"></span> {html.escape(str(n))}</span>'
-             for n, c in zip(names, palette)]
+             for n, c in entries.items()]
     return '<div style="font-size:0.85em;line-height:1.6">' + "".join(chips) + "</div>"
+
+
+def class_legend_html(names, palette) -> str:
+    """The class colour legend next to the predictions."""
+    return legend_html(dict(zip(names, palette)))
 
 
 def fmt_ci(r: dict) -> str:

@@ -2,11 +2,16 @@
 
     streamlit run app/streamlit_app.py -- --runs runs/demo      (or RELATIONNET_RUNS=...)
 
-Tabs: runs (config, curves, evaluation) · predictions · feature embedding (Fig. 1) ·
-SCL similarity maps · effect of λ (Fig. 6) · ablations (Table I).
+A link may choose the checkpoints: http://localhost:8501/?a=baseline&b=alternating/stage1
+
+Tabs: runs (config, curves, evaluation) · predictions · pixel affinity (click a pixel: which pixels does its
+feature resemble, Fig. 1; the similarity subnet's 3×3 answer, Fig. 3) · per class & contours (per-class IoU,
+confusion matrix, the boundary band) · side by side (two checkpoints, validation images ordered by disagreement) ·
+feature embedding (Fig. 1) · SCL similarity maps · effect of λ (Fig. 6) · ablations (Table I, the study).
 """
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import time
@@ -20,16 +25,19 @@ import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
+import figures  # noqa: E402
 import helpers  # noqa: E402
 from relationnet import viz  # noqa: E402
 from relationnet.config import from_dict  # noqa: E402
-from relationnet.data import Cityscapes, DatasetError, colorize, overlay  # noqa: E402
+from relationnet.data import Cityscapes, DatasetError, colorize, eval_transform, overlay  # noqa: E402
 from relationnet.data.labels import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE  # noqa: E402
 from relationnet.engine.checkpoint import CheckpointError, load_model  # noqa: E402
 from relationnet.engine.demo import PAPER  # noqa: E402
-from relationnet.engine.evaluate import feature_alignment  # noqa: E402
+from relationnet.engine.evaluate import BAND_WIDTH, boundary_band, feature_alignment  # noqa: E402
+from relationnet.engine.evaluate import compare as compare_models  # noqa: E402
 from relationnet.inference import predict  # noqa: E402
 from relationnet.losses.scl import labels_at_output  # noqa: E402
+from relationnet.metrics import ConfusionMatrix  # noqa: E402
 from relationnet.ops import OFFSETS  # noqa: E402
 
 TITLE = "RelationNet workbench"
@@ -106,9 +114,16 @@ st.sidebar.caption(f"folder: `{helpers.shown_folder(RUNS_DIR)}`")
 if total_runs > len(runs):
     st.sidebar.warning(f"{total_runs} checkpoints in this folder: listing the {len(runs)} most recently written. "
                        "Point `--runs` at a subfolder to see others.")
-default = next((i for i, r in enumerate(runs) if r.key.endswith("stage1")), 0)
+# a link can name the two checkpoints: ?a=RUN&b=RUN (run folders relative to the runs folder)
+wanted_a, wanted_b = st.query_params.get("a"), st.query_params.get("b")
+default = next((i for i, r in enumerate(runs) if r.key == wanted_a), None)
+if default is None:
+    default = next((i for i, r in enumerate(runs) if r.key.endswith("stage1")), 0)
 run_a = labels[st.sidebar.selectbox("checkpoint", list(labels), index=default, key="run_a")]
-compare = st.sidebar.selectbox("compare with", ["(none)"] + [k for k in labels if labels[k] is not run_a], key="run_b")
+others = ["(none)"] + [k for k in labels if labels[k] is not run_a]
+compare = st.sidebar.selectbox("compare with", others, key="run_b",
+                               index=next((i for i, k in enumerate(others) if labels.get(k) and
+                                           labels[k].key == wanted_b), 0))
 run_b = labels.get(compare)
 chosen = [r for r in (run_a, run_b) if r is not None]
 unreadable = [r.key for r in runs if r.error]
@@ -165,10 +180,12 @@ else:
 steps = st.sidebar.select_slider("test steps (Fig. 5)", [1, 4, 16, 64], value=4, key="steps")
 alpha = st.sidebar.slider("overlay opacity", 0.0, 1.0, 0.6, key="alpha")
 
-tabs = st.tabs(["Runs", "Predictions", "Feature embedding", "Similarity maps", "Effect of λ", "Ablations"])
+TAB_NAMES = ["Runs", "Predictions", "Pixel affinity", "Per class & contours", "Side by side", "Feature embedding",
+             "Similarity maps", "Effect of λ", "Ablations"]
+tabs = dict(zip(TAB_NAMES, st.tabs(TAB_NAMES)))
 
 # ---------------------------------------------------------------------------------------------- runs
-with tabs[0]:
+with tabs["Runs"]:
     for r in chosen:
         st.subheader(r.key)
         if r.error:
@@ -206,7 +223,7 @@ with tabs[0]:
             st.caption("no evaluation yet (`relationnet demo` writes one; or `relationnet eval CHECKPOINT`)")
 
 # ---------------------------------------------------------------------------------------------- predictions
-with tabs[1]:
+with tabs["Predictions"]:
     if rgb is None:
         st.info("choose an image in the sidebar")
     else:
@@ -234,8 +251,239 @@ with tabs[1]:
             diff[a != b] = (255, 200, 0)
             st.image(diff, caption=f"where the two checkpoints disagree ({100 * (a != b).mean():.1f} % of pixels)")
 
+# ---------------------------------------------------------------------------------------------- affinity
+AFFINITY_CAPTION = (
+    "What the paper predicts (Fig. 1, Sec. II-B): SCL makes the features of one object alike and features across a "
+    "contour different. So for RelationNet + SCL the map should be red over the chosen pixel's own object and turn "
+    "blue right at its contour; a baseline's map is more diffuse, spilling over contours and fading inside large "
+    "objects. The 3×3 grid is the similarity subnet's own answer (Fig. 3) to \"same label as this pixel?\" for its "
+    "8 neighbours: near 1 inside an object, near 0 across a contour (the text under each value is the truth).")
+
+
+def _pick_from(chart_key: str, shape: tuple[int, int]) -> None:
+    """on_select of an affinity map: the clicked marker's cell becomes the chosen cell."""
+    try:
+        points = st.session_state[chart_key]["selection"]["points"]
+    except (KeyError, TypeError):
+        return
+    if points and "x" in points[0] and "y" in points[0]:
+        st.session_state.aff_y, st.session_state.aff_x = figures.cell_of(points[0]["x"], points[0]["y"], shape)
+
+
+@st.fragment
+def affinity_view(rgb: np.ndarray, label: np.ndarray | None, image_key: str) -> None:
+    """Reruns alone on a click (a fragment): the models' outputs are cached, so a click costs the maps only."""
+    outs = [(r, outputs(r, image_key, rgb, 1)) for r in chosen]
+    outs = [(r, o) for r, o in outs if o is not None]
+    if not outs:
+        return
+    shape = tuple(outs[0][1]["features"].shape[1:])
+    if any(tuple(o["features"].shape[1:]) != shape for _, o in outs):
+        st.warning("the two checkpoints have feature maps of different sizes; showing the first only")
+        outs = outs[:1]
+    h, w = shape
+    st.session_state.aff_y = min(int(st.session_state.get("aff_y", h // 2)), h - 1)
+    st.session_state.aff_x = min(int(st.session_state.get("aff_x", w // 2)), w - 1)
+    c1, c2, c3 = st.columns([1, 1, 3])
+    y = int(c1.number_input(f"cell row (0–{h - 1})", 0, h - 1, key="aff_y"))
+    x = int(c2.number_input(f"cell column (0–{w - 1})", 0, w - 1, key="aff_x"))
+    c3.caption(f"Click a pixel of either map, or type its cell: cell ({y}, {x}) is centred on input pixel "
+               f"({figures.STRIDE * y}, {figures.STRIDE * x}).")
+    cells = None if label is None else labels_at_output(torch.from_numpy(label.astype(np.int64))[None])[0].numpy()
+    cols = st.columns(len(outs))
+    for i, (col, (r, o)) in enumerate(zip(cols, outs)):
+        with col:
+            amap = viz.cosine_affinity(o["features"], y, x)
+            key = f"aff_map_{i}"
+            st.plotly_chart(figures.affinity_figure(rgb, amap, (y, x), f"{r.key}: cosine to cell ({y}, {x})"),
+                            key=key, on_select=functools.partial(_pick_from, key, shape), selection_mode="points",
+                            config={"displayModeBar": False}, theme=None)
+            if cells is not None:
+                same, other = viz.affinity_contrast(amap, cells, y, x)
+                if not np.isnan(same):
+                    cls = CITYSCAPES_CLASSES[cells[y, x]] if cells[y, x] < len(CITYSCAPES_CLASSES) else cells[y, x]
+                    st.caption(f"mean cosine to the other {cls} cells: {same:.2f}; to cells of other classes: "
+                               f"{other:.2f}")
+            if o["similarity"] is None:
+                st.caption("no similarity subnet in this checkpoint (trained without SCL)")
+            else:
+                grid = viz.neighbour_grid(viz.similarity_probabilities(o["similarity"]), y, x)
+                truth = None if cells is None else viz.neighbour_truth(cells, y, x)
+                st.plotly_chart(figures.neighbour_figure(grid, truth, "similarity subnet: P(same label)"),
+                                key=f"aff_nb_{i}", config={"displayModeBar": False})
+    st.caption(AFFINITY_CAPTION)
+
+
+with tabs["Pixel affinity"]:
+    if rgb is None:
+        st.info("choose an image in the sidebar")
+    else:
+        affinity_view(rgb, label, image_key)
+
+
+# ---------------------------------------------------------------------------------------------- scoring the val set
+@st.cache_resource
+def scan_store() -> dict:
+    """Validation scores of checkpoint pairs, kept for the session (scoring takes seconds to minutes)."""
+    return {}
+
+
+@st.cache_resource(show_spinner=False)
+def val_dataset(root: str):
+    return Cityscapes(root, "val", transform=eval_transform())
+
+
+def scan_key() -> tuple:
+    return tuple((str(r.checkpoint), r.checkpoint.with_suffix(".safetensors").stat().st_mtime) for r in chosen) + (
+        data_root,)
+
+
+def validation_scores(where: str) -> dict | None:
+    """The chosen checkpoints scored on the validation set (per class, boundary band, per image), or None with a
+    button that computes them. Both tabs that need them share one result per checkpoint pair."""
+    if not data_root:
+        st.info("no validation set for this checkpoint: per-class scores need one (point the run's config at it)")
+        return None
+    try:
+        n_val = len(cached_val_items(data_root))
+    except DatasetError as e:
+        st.error(str(e))
+        return None
+    if any(load_run(r) is None for r in chosen):
+        return None
+    key = scan_key()
+    done = scan_store().get(key)
+    box = st.expander(f"scored on {done['n']} validation images (1-step) · score again", expanded=False) if done \
+        else st.container()
+    with box:
+        c1, c2 = st.columns([1, 3])
+        n = int(c1.number_input("validation images", 1, n_val, min(n_val, 100), key=f"scan_n_{where}"))
+        names = " and ".join(r.key for r in chosen)
+        if c2.button(f"score {n} validation images with {names}", key=f"scan_{where}"):
+            bar = st.progress(0.0, text="scoring…")
+            t0 = time.perf_counter()
+            res = compare_models([load_run(r)[0] for r in chosen], val_dataset(data_root), int(chosen[0].meta["model"]
+                          .get("num_classes", 19)), steps=1, limit=n,
+                          callback=lambda d, t: bar.progress(d / t, text=f"scoring image {d} of {t}"))
+            bar.empty()
+            done = {**res, "n": n, "seconds": time.perf_counter() - t0}
+            scan_store()[key] = done
+            st.rerun()
+    if done is None:
+        st.caption("Scoring runs each checkpoint once over the validation images (1-step test); it is kept for this "
+                   "session.")
+    return done
+
+
+def band_of(label: np.ndarray) -> np.ndarray:
+    return boundary_band(torch.from_numpy(label.astype(np.int64)), BAND_WIDTH).numpy()
+
+
+# ---------------------------------------------------------------------------------------------- per class
+with tabs["Per class & contours"]:
+    scores = validation_scores("per_class")
+    if scores:
+        ious = {r.key: np.array(ConfusionMatrix.from_matrix(cm).compute()["iou"])
+                for r, cm in zip(chosen, scores["confusion"])}
+        summary = [f"**{r.key}**: mIoU {100 * ConfusionMatrix.from_matrix(cm).compute()['miou']:.1f} %, boundary "
+                   f"mIoU {100 * ConfusionMatrix.from_matrix(bcm).compute()['miou']:.1f} %"
+                   for r, cm, bcm in zip(chosen, scores["confusion"], scores["band_confusion"])]
+        st.markdown(" · ".join(summary) + f" (1-step, {scores['n']} validation images)")
+        bars, delta = figures.per_class_figures(list(CITYSCAPES_CLASSES), ious)
+        if delta is None:
+            st.plotly_chart(bars, key="pc_bars", config={"displayModeBar": False})
+        else:
+            c1, c2 = st.columns(2)
+            c1.plotly_chart(bars, key="pc_bars", config={"displayModeBar": False})
+            c2.plotly_chart(delta, key="pc_delta", config={"displayModeBar": False})
+        options = [r.key for r in chosen] + ([f"{chosen[1].key} − {chosen[0].key}"] if len(chosen) == 2 else [])
+        which = st.radio("confusion matrix (rows: true class, normalised to 100 %)", options, horizontal=True,
+                         key="pc_cm")
+        norm = [viz.row_normalised(cm) for cm in scores["confusion"]]
+        k = options.index(which)
+        cm_fig = (figures.confusion_figure(norm[k], list(CITYSCAPES_CLASSES), f"{which}: where each class's pixels go")
+                  if k < len(chosen) else
+                  figures.confusion_figure(norm[1] - norm[0], list(CITYSCAPES_CLASSES),
+                                           f"{which}: change in where each class's pixels go (points)", diverging=True))
+        st.plotly_chart(cm_fig, key="pc_confusion", config={"displayModeBar": False})
+    st.subheader("The boundary band on this image")
+    if rgb is None or label is None:
+        st.info("choose a validation image in the sidebar: the band needs its ground truth")
+    else:
+        band = band_of(label)
+        st.caption(f"Boundary mIoU scores only the pixels within {BAND_WIDTH} px of a label change (here "
+                   f"{100 * band.mean():.1f} % of the image), where the paper says SCL sharpens contours. Inside the "
+                   "band: green right, red wrong; the rest of the image is dimmed.")
+        cols = st.columns(len(chosen))
+        for col, r in zip(cols, chosen):
+            o = outputs(r, image_key, rgb, steps)
+            if o is not None:
+                inside = band & (label != 255)
+                acc = 100 * (o["pred"][inside] == label[inside]).mean() if inside.any() else float("nan")
+                col.image(viz.band_view(rgb, o["pred"], label, band), width="stretch",
+                          caption=f"{r.key}: {acc:.1f} % of band pixels right ({steps}-step)")
+
+# ---------------------------------------------------------------------------------------------- side by side
+with tabs["Side by side"]:
+    if run_b is None:
+        st.info("choose a second checkpoint in the sidebar (\"compare with\")")
+    else:
+        scores = validation_scores("side_by_side") if data_root else None
+        s_rgb, s_label, s_key = rgb, label, image_key
+        if scores:
+            order = sorted(scores["images"], key=lambda im: -(im["only"][0] + im["only"][1]) / max(im["scored"], 1))
+
+            def describe(k: int) -> str:
+                im = order[k]
+                pct = [100 * v / max(im["scored"], 1) for v in im["only"]]
+                return (f"{k + 1}. val {im['index']} ({im['name']}): {pct[0] + pct[1]:.1f} % of pixels differ in "
+                        f"being right — only {run_a.key} {pct[0]:.1f} %, only {run_b.key} {pct[1]:.1f} %")
+            options = [describe(k) for k in range(len(order))]
+            pick = st.selectbox("validation image, most disagreement first", options, key="sbs_pick")
+            idx = order[options.index(pick)]["index"]
+            s_rgb, s_label, _ = cached_val_sample(data_root, idx)
+            s_key = f"val:{data_root}:{idx}"
+        elif rgb is not None:
+            st.caption("Showing the sidebar's image; score the validation set above to browse the images where the "
+                       "two checkpoints disagree most.")
+        if s_rgb is not None:
+            pair = [(r, outputs(r, s_key, s_rgb, steps)) for r in chosen]
+            pair = [(r, o) for r, o in pair if o is not None]
+            if len(pair) == 2:
+                same_dims = pair[0][1]["features"].shape[0] == pair[1][1]["features"].shape[0]
+                pcs = viz.pca_rgb([o["features"] for _, o in pair])[0] if same_dims else \
+                    [viz.pca_rgb([o["features"]])[0][0] for _, o in pair]
+                (ra, oa), (rb, ob) = pair
+                head = st.columns(2)
+                head[0].markdown(f"**{ra.key}**")
+                head[1].markdown(f"**{rb.key}**")
+                rows = [(lambda o, pc: overlay(s_rgb, o["pred"], alpha), f"prediction ({steps}-step)")]
+                if s_label is not None:
+                    rows.append((lambda o, pc: viz.error_map(o["pred"], s_label), "errors (red) / correct (green)"))
+                rows.append((lambda o, pc: np.kron(pc, np.ones((8, 8, 1), np.uint8)),
+                             "PCA of features" + (" (one PCA for both: colours comparable)" if same_dims else "")))
+                for draw, caption in rows:                # one row per view: the two checkpoints next to each other
+                    for col, (r, o), pc in zip(st.columns(2), pair, pcs):
+                        col.image(draw(o, pc), caption=caption, width="stretch")
+                c1, c2 = st.columns(2)
+                if s_label is not None:
+                    c1.image(overlay(s_rgb, s_label, alpha), caption="ground truth", width="stretch")
+                    c2.image(viz.agreement_map(oa["pred"], ob["pred"], s_label), width="stretch",
+                             caption="which of the two is right, pixel by pixel")
+                    c2.markdown(helpers.legend_html({{"only A right": f"only {ra.key} right",
+                                                      "only B right": f"only {rb.key} right"}.get(k, k): v
+                                                     for k, v in viz.AGREEMENT_COLOURS.items()}),
+                                unsafe_allow_html=True)
+                else:
+                    differ = oa["pred"] != ob["pred"]
+                    c1.image(s_rgb, caption="image", width="stretch")
+                    c2.image(np.where(differ[..., None], np.uint8([255, 200, 0]), s_rgb // 3).astype(np.uint8),
+                             width="stretch",
+                             caption=f"where the two predictions differ ({100 * differ.mean():.1f} % of pixels; "
+                                     "no ground truth for this image)")
+
 # ---------------------------------------------------------------------------------------------- embedding
-with tabs[2]:
+with tabs["Feature embedding"]:
     st.caption("Fig. 1: the features before the classifier, compressed to 3 PCA components shown as RGB. "
                "One PCA is fitted on all shown checkpoints so colours are comparable.")
     if rgb is None:
@@ -278,7 +526,7 @@ with tabs[2]:
                 st.image(viz.pca_rgb([o["features"]])[0][0], caption=r.key)
 
 # ---------------------------------------------------------------------------------------------- similarity
-with tabs[3]:
+with tabs["Similarity maps"]:
     st.caption("The similarity subnet's probability that each pixel shares its label with the neighbour at each of "
                "the 9 offsets (Sec. II-A3), and the boundary map 1 − mean neighbour similarity.")
     if rgb is None:
@@ -314,7 +562,7 @@ with tabs[3]:
                             key="grid3")
 
 # ---------------------------------------------------------------------------------------------- lambda
-with tabs[4]:
+with tabs["Effect of λ"]:
     lam_claims = {0.01: "F6-λ0.01", 0.1: "F6-λ0.1", 1.0: "F6-λ1", 10.0: "F6-λ10"}
     study_pts = [(l, STUDY[c]) for l, c in lam_claims.items() if STUDY and c in STUDY and STUDY[c].get("n")]
     if study_pts:
@@ -373,7 +621,7 @@ with tabs[4]:
                         st.image(np.kron(pc, np.ones((8, 8, 1), np.uint8)), caption="PCA", width="stretch")
 
 # ---------------------------------------------------------------------------------------------- ablations
-with tabs[5]:
+with tabs["Ablations"]:
     st.subheader("The study: every claim over seeds")
     if STUDY is None:
         st.info("no study results found (docs/study/results.json): `relationnet study` writes them")

@@ -27,6 +27,16 @@ class ConfusionMatrix:
         self.num_classes, self.ignore_index = num_classes, ignore_index
         self.mat = torch.zeros(num_classes, num_classes, dtype=torch.int64)
 
+    @classmethod
+    def from_matrix(cls, matrix, ignore_index: int = 255) -> "ConfusionMatrix":
+        """A matrix already counted (rows: true class, columns: predicted), e.g. one saved as an array."""
+        m = _as_tensor(matrix)
+        if m.dim() != 2 or m.shape[0] != m.shape[1] or m.dtype.is_floating_point:
+            raise ValueError(f"expected a square integer matrix, got shape {tuple(m.shape)} of {m.dtype}")
+        cm = cls(m.shape[0], ignore_index)
+        cm.mat = m.to(torch.int64).clone()
+        return cm
+
     def reset(self) -> None:
         self.mat.zero_()
 

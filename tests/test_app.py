@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO / "app"))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+import figures  # noqa: E402
 import helpers  # noqa: E402
 from relationnet.engine.demo import run_demo  # noqa: E402
 
@@ -48,7 +49,7 @@ def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
     at = app_test(demo_runs, monkeypatch).run()
     no_exceptions(at)
     assert at.title[0].value == "RelationNet workbench"
-    assert len(at.tabs) == 6
+    assert len(at.tabs) == 9
     assert not at.error, [e.value for e in at.error]
     assert at.sidebar.selectbox(key="run_a").value.startswith("alternating/stage1")
     md = " ".join(m.value for m in at.markdown)
@@ -74,6 +75,81 @@ def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
     # pick a pixel in the similarity tab
     at.number_input(key="py").set_value(1).run()
     no_exceptions(at)
+
+
+def test_researcher_views_affinity_per_class_side_by_side(demo_runs, monkeypatch):
+    """The pixel-affinity, per-class and side-by-side views, with numbers held against evaluate() and a loop."""
+    import torch
+    from relationnet.data import build_dataset, eval_transform
+    from relationnet.engine.checkpoint import load_model
+    from relationnet.engine.evaluate import evaluate
+    at = app_test(demo_runs, monkeypatch)
+    at.query_params["a"], at.query_params["b"] = "baseline", "alternating/stage3"
+    at.run()
+    no_exceptions(at)
+    assert at.sidebar.selectbox(key="run_a").value.startswith("baseline")
+    assert at.sidebar.selectbox(key="run_b").value.startswith("alternating/stage3")
+    # affinity: the coordinate picker moves the cell; the caption's numbers are the map's by hand
+    at.number_input(key="aff_y").set_value(2)
+    at.number_input(key="aff_x").set_value(5).run()
+    no_exceptions(at)
+    assert any("cell (2, 5) is centred on input pixel (16, 40)" in c.value for c in at.caption)
+    assert at.sidebar.number_input(key="val_index").value == 0             # the maps are of validation image 0
+    model, meta = load_model(str(demo_runs / "alternating" / "stage3" / "last"))
+    data_root = meta["config"]["root"]
+    ds = build_dataset("synthcity", data_root, "val", "fine", eval_transform())
+    with torch.no_grad():
+        f = model(ds[0]["image"][None])["features"][0]
+    cells = ds[0]["label"][::8, ::8].numpy()
+    fn = torch.nn.functional.normalize(f, dim=0)
+    cos = (fn * fn[:, 2:3, 5:6]).sum(0).numpy()
+    same = (cells == cells[2, 5]) & (cells != 255)
+    same[2, 5] = False
+    want = f"{cos[same].mean():.2f}; to cells of other classes: {cos[(cells != cells[2, 5]) & (cells != 255)].mean():.2f}"
+    assert any(want in c.value for c in at.caption), [c.value for c in at.caption if "cosine" in c.value]
+    assert sum("P(same label)" in str(c.proto.spec) for c in at.get("plotly_chart")) == 1   # stage 3 has the subnet
+    # per class: scoring the validation set gives evaluate()'s mIoU and boundary mIoU
+    at.button(key="scan_per_class").click().run()
+    no_exceptions(at)
+    line = next(m.value for m in at.markdown if m.value.startswith("**baseline**: mIoU"))
+    n = len(ds)
+    assert f"{n} validation images" in line
+    for key in ("baseline", "alternating/stage3"):
+        m, _ = load_model(str(demo_runs / key / "last"))
+        ev = evaluate(m, ds, 19, steps=1, progress=False)
+        assert f"**{key}**: mIoU {100 * ev['miou']:.1f} %, boundary mIoU {100 * ev['boundary_miou']:.1f} %" in line
+    assert at.get("expander")                                               # scored: the button folds away
+    for option in at.radio(key="pc_cm").options:
+        at.radio(key="pc_cm").set_value(option).run()
+        no_exceptions(at)
+    # side by side: images ordered by disagreement, the most first
+    options = at.selectbox(key="sbs_pick").options
+    import re
+    shares = [float(re.search(r": ([\d.]+) % of pixels differ", o).group(1)) for o in options]
+    assert len(options) == n and shares == sorted(shares, reverse=True)
+    at.selectbox(key="sbs_pick").select_index(n - 1).run()
+    no_exceptions(at)
+    assert sum("background:rgb(" in m.value and "only baseline right" in m.value for m in at.markdown) == 1
+
+
+def test_figures_cells_and_click_layer():
+    assert figures.cell_of(0, 0, (4, 8)) == (0, 0)
+    assert figures.cell_of(41, 13, (4, 8)) == (2, 5)            # pixel (x 41, y 13) is nearest cell (2, 5)
+    assert figures.cell_of(1e4, -5, (4, 8)) == (0, 7)           # clamped to the grid
+    aff = np.linspace(-1, 1, 32).reshape(4, 8)
+    fig = figures.affinity_figure(np.zeros((32, 64, 3), np.uint8), aff, (1, 2), "t")
+    layer = next(t for t in fig.data if t.name == "cells")
+    assert len(layer.x) == 32 and set(layer.x) == {8 * j for j in range(8)} and set(layer.y) == {8 * i for i in range(4)}
+    np.testing.assert_allclose(layer.customdata, aff.ravel())     # the hover shows the value under the cursor
+    ring = fig.data[-1]
+    assert (ring.x[0], ring.y[0]) == (16, 8)
+    names = ["a", "b", "c", "d"]
+    bars, delta = figures.per_class_figures(names, {"A": np.array([0.5, 0.2, np.nan, 0.9]),
+                                                    "B": np.array([0.4, 0.6, np.nan, 0.9])})
+    assert list(delta.data[0].y) == ["a", "d", "b"]               # sorted by B − A; absent class c left out
+    np.testing.assert_allclose(delta.data[0].x, [-10, 0, 40])
+    bars, delta = figures.per_class_figures(names, {"A": np.array([0.5, 0.2, np.nan, 0.9])})
+    assert delta is None and list(bars.data[0].y) == ["b", "a", "d"]
 
 
 def test_no_checkpoints_page_says_how_to_make_them(tmp_path, monkeypatch):
@@ -249,6 +325,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
                     reason="Debian chromium + chromium-driver not installed (CI installs them)")
 def test_real_browser(demo_runs, tmp_path):
     from selenium import webdriver
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
@@ -273,7 +350,7 @@ def test_real_browser(demo_runs, tmp_path):
             opts.add_argument(a)
         driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=opts)
         try:
-            driver.get(f"http://127.0.0.1:{port}")
+            driver.get(f"http://127.0.0.1:{port}/?a=baseline&b=alternating/stage3")
             wait = WebDriverWait(driver, 120)
             wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "RelationNet workbench"))
             tabs = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role='tab']"))
@@ -284,6 +361,27 @@ def test_real_browser(demo_runs, tmp_path):
             shot = Path(os.environ.get("RELATIONNET_SCREENSHOT_DIR", tmp_path)) / "dashboard_test.png"
             driver.save_screenshot(str(shot))
             assert shot.stat().st_size > 10_000
+            # the pixel affinity explorer: click a pixel of the map, the maps follow the clicked cell
+            next(t for t in driver.find_elements(By.CSS_SELECTOR, "[role='tab']") if "Pixel affinity" in t.text).click()
+
+            def cell_caption(d):
+                found = [c.text for c in d.find_elements(By.CSS_SELECTOR, "[data-testid='stCaptionContainer']")
+                         if "is centred on input pixel" in c.text]
+                return found[0] if found else False
+            before = wait.until(cell_caption)
+            plot = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag"))
+            w, h = plot.size["width"], plot.size["height"]
+            ActionChains(driver).move_to_element_with_offset(plot, -w // 3, h // 3).click().perform()
+            after = wait.until(lambda d: (cell_caption(d) or before) != before and cell_caption(d))
+            titles = [t.text for t in driver.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_0 .gtitle, "
+                                                                            ".st-key-aff_map_1 .gtitle")]
+            cell = after.split("cell ")[1].split(" is centred")[0]                       # "(r, c)"
+            assert titles == [f"baseline: cosine to cell {cell}", f"alternating/stage3: cosine to cell {cell}"], titles
+            def rc(caption):
+                return tuple(int(v) for v in caption.split("cell (")[1].split(")")[0].split(", "))
+            assert rc(after)[0] > rc(before)[0] and rc(after)[1] < rc(before)[1]   # lower left of the centre cell
+            assert driver.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_0 .heatmaplayer, .st-key-aff_map_0 image")
+            assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
         finally:
             driver.quit()
     finally:

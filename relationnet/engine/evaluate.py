@@ -39,7 +39,11 @@ from ..metrics import ConfusionMatrix
 from .distributed import DistInfo, all_reduce_sum
 
 
-def boundary_band(label: torch.Tensor, width: int = 3) -> torch.Tensor:
+#: Pixels either side of a label change that boundary mIoU scores (the band of :func:`boundary_band`).
+BAND_WIDTH = 3
+
+
+def boundary_band(label: torch.Tensor, width: int = BAND_WIDTH) -> torch.Tensor:
     """(…, H, W) labels -> bool mask of pixels within ``width`` of a label change (ignore pixels excluded)."""
     lab = label.float().reshape(-1, 1, *label.shape[-2:])
     k = 2 * width + 1
@@ -86,7 +90,7 @@ def _batches_of_equal_size(items: list[dict]):
 
 @torch.no_grad()
 def evaluate(model, dataset, num_classes: int, steps: int = 1, batch_size: int = 4, device="cpu",
-             band_width: int = 3, limit: int = 0, progress: bool = True, dist_info: DistInfo | None = None,
+             band_width: int = BAND_WIDTH, limit: int = 0, progress: bool = True, dist_info: DistInfo | None = None,
              predictions: list | None = None) -> dict:
     """Metrics of ``model`` on ``dataset`` (items ``{"image", "label"}`` with eval transforms applied).
 
@@ -179,3 +183,43 @@ def cityscapes_official(predictions: list[tuple[str, np.ndarray]], gt_label_path
             "iiou_category": float(res["averageScoreInstCategories"]) if instance_level else nan,
             "per_class": {k: float(v) for k, v in res["classScores"].items()},
             "per_category": {k: float(v) for k, v in res["categoryScores"].items()}}
+
+
+@torch.no_grad()
+def compare(models: list, dataset, num_classes: int, steps: int = 1, band_width: int = BAND_WIDTH, limit: int = 0,
+            device="cpu", callback=None, progress: bool = False) -> dict:
+    """Score several models on the same images, keeping what a side-by-side view needs.
+
+    Returns ``{"confusion": [(K, K) int64 per model], "band_confusion": [...] (boundary band only),
+    "images": [{"index", "name", "scored", "correct": [per model], "only": [per model]}]}``, where
+    ``only[m]`` counts the scored pixels model ``m`` gets right and every other model gets wrong (with two
+    models: A right and B wrong, and the reverse).  ``callback(done, total)`` is called after each image.
+    """
+    if not models:
+        raise ValueError("compare needs at least one model")
+    for m in models:
+        m.eval()
+    n = len(dataset) if not limit else min(limit, len(dataset))
+    cms = [ConfusionMatrix(num_classes) for _ in models]
+    band_cms = [ConfusionMatrix(num_classes) for _ in models]
+    images = []
+    for i in tqdm(range(n), desc="compare", leave=False, disable=not progress):
+        item = dataset[i]
+        x, lab = item["image"][None].to(device), torch.as_tensor(item["label"])[None]
+        valid = lab != IGNORE_INDEX
+        band = boundary_band(lab, band_width)
+        band_lab = torch.where(band, lab, torch.full_like(lab, IGNORE_INDEX))
+        right = []
+        for m, cm, bcm in zip(models, cms, band_cms):
+            pred = predict(m, x, steps=steps).argmax(1).cpu()
+            cm.update(pred, lab)
+            bcm.update(pred, band_lab)
+            right.append((pred == lab) & valid)
+        stack = torch.stack(right)
+        only = [int((stack[k] & ~torch.cat([stack[:k], stack[k + 1:]]).any(0)).sum()) for k in range(len(models))]
+        images.append({"index": i, "name": item["name"], "scored": int(valid.sum()),
+                       "correct": [int(r.sum()) for r in right], "only": only})
+        if callback is not None:
+            callback(i + 1, n)
+    return {"confusion": [c.mat.numpy() for c in cms], "band_confusion": [c.mat.numpy() for c in band_cms],
+            "images": images}

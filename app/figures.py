@@ -1,0 +1,134 @@
+"""Plotly figures of the dashboard's researcher views, built from arrays (no Streamlit here): the benchmark
+times them and the tests call them directly.
+
+Geometry: output cell ``(i, j)`` is centred on input pixel ``(8i, 8j)`` (the paper's stride-8 grid), so a map
+over the cells is drawn at those pixel coordinates on top of the image.
+"""
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+STRIDE = 8
+
+
+def png_uri(rgb: np.ndarray) -> str:
+    """An (H, W, 3) uint8 image as a PNG data URI (a few kB to send, not a JSON list of every pixel)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, "PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def cell_of(x: float, y: float, shape: tuple[int, int]) -> tuple[int, int]:
+    """The output cell (row, column) nearest to input pixel ``(x, y)`` on a ``shape`` = (h, w) grid."""
+    h, w = shape
+    return int(min(max(round(y / STRIDE), 0), h - 1)), int(min(max(round(x / STRIDE), 0), w - 1))
+
+
+def _pick_layer(h: int, w: int, values: np.ndarray | None = None) -> go.Scatter:
+    """One invisible marker per output cell: what a click lands on (Streamlit reports clicks on markers, not on
+    heat maps or images); it also carries the hover text (the value under the cursor)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    hover = ("pixel (%{y}, %{x})<extra></extra>" if values is None else
+             "pixel (%{y}, %{x})<br>cos %{customdata:.2f}<extra></extra>")
+    return go.Scatter(x=(STRIDE * xx).ravel(), y=(STRIDE * yy).ravel(), mode="markers",
+                      customdata=None if values is None else np.asarray(values).ravel(), hovertemplate=hover,
+                      marker={"size": STRIDE, "opacity": 0.01, "color": "white"},
+                      selected={"marker": {"opacity": 0.01}}, unselected={"marker": {"opacity": 0.01}},
+                      showlegend=False, name="cells")
+
+
+def _ring(cell: tuple[int, int], colour: str) -> go.Scatter:
+    y, x = cell
+    return go.Scatter(x=[STRIDE * x], y=[STRIDE * y], mode="markers", showlegend=False, hoverinfo="skip",
+                      marker={"size": 14, "symbol": "circle-open", "color": colour, "line": {"width": 3}},
+                      unselected={"marker": {"opacity": 1}})
+
+
+def _frame(fig: go.Figure, rgb: np.ndarray, title: str, height: int | None) -> go.Figure:
+    H, W = rgb.shape[:2]
+    if height is None:                  # the image at about the width of half the page (1280 px wide)
+        height = int(min(max(60 + 380 * H / W, 200), 700))
+    fig.update_xaxes(range=[-0.5, W - 0.5], showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(range=[H - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False,
+                     scaleanchor="x", constrain="domain")
+    fig.update_layout(title={"text": title, "font": {"size": 14}}, height=height, margin={"l": 0, "r": 0, "t": 40, "b": 0},
+                      clickmode="event+select", dragmode=False, plot_bgcolor="white")
+    return fig
+
+
+def affinity_figure(rgb: np.ndarray, affinity: np.ndarray, cell: tuple[int, int], title: str,
+                    height: int | None = None) -> go.Figure:
+    """The image with a cosine-similarity map over its cells (−1 blue … +1 red), the chosen cell ringed;
+    every cell is clickable."""
+    h, w = affinity.shape
+    fig = go.Figure()
+    fig.add_trace(go.Image(source=png_uri(rgb), hoverinfo="skip"))
+    fig.add_trace(go.Heatmap(z=affinity, x=STRIDE * np.arange(w), y=STRIDE * np.arange(h), zmin=-1, zmax=1,
+                             colorscale="RdBu_r", opacity=0.6, colorbar={"title": "cos", "thickness": 12},
+                             hoverinfo="skip"))
+    fig.add_trace(_pick_layer(h, w, affinity))
+    fig.add_trace(_ring(cell, "black"))
+    return _frame(fig, rgb, title, height)
+
+
+def neighbour_figure(grid: np.ndarray, truth: np.ndarray | None, title: str) -> go.Figure:
+    """The similarity subnet's 3×3 P(same label) around a cell; the text adds the truth (same / diff)."""
+    text = [[f"{grid[i, j]:.2f}" + ("" if truth is None or np.isnan(truth[i, j]) else
+                                     ("<br>same" if truth[i, j] == 1 else "<br>diff")) for j in range(3)]
+            for i in range(3)]
+    fig = go.Figure(go.Heatmap(z=grid, x=["-1", "0", "+1"], y=["-1", "0", "+1"], zmin=0, zmax=1,
+                               colorscale="Viridis", text=text, texttemplate="%{text}", showscale=False,
+                               hovertemplate="dy %{y}, dx %{x}: P(same) %{z:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title="dy")
+    fig.update_xaxes(title="dx", side="top")
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=260, width=260,
+                      margin={"l": 40, "r": 10, "t": 70, "b": 10})
+    return fig
+
+
+def per_class_figures(names: list[str], iou: dict[str, np.ndarray]) -> tuple[go.Figure, go.Figure | None]:
+    """Per-class IoU (%) of one or two checkpoints as horizontal bars sorted by the difference (or by IoU), and
+    the difference (second minus first, points) in the same order. Classes absent everywhere are left out."""
+    keys = list(iou)
+    vals = {k: 100 * np.asarray(v, dtype=float) for k, v in iou.items()}
+    keep = [c for c in range(len(names)) if any(not np.isnan(vals[k][c]) for k in keys)]
+    if len(keys) == 2:
+        diff = np.nan_to_num(vals[keys[1]]) - np.nan_to_num(vals[keys[0]])
+        order = sorted(keep, key=lambda c: diff[c])
+    else:
+        order = sorted(keep, key=lambda c: np.nan_to_num(vals[keys[0]][c]))
+    labels = [names[c] for c in order]
+    height = 120 + 22 * len(order)
+    bars = go.Figure([go.Bar(y=labels, x=[vals[k][c] for c in order], name=k, orientation="h",
+                             hovertemplate="%{y}: %{x:.1f} %<extra></extra>") for k in keys])
+    bars.update_layout(barmode="group", title="per-class IoU (%)", xaxis={"range": [0, 100], "title": "IoU %"},
+                       legend={"orientation": "h", "y": -0.08 - 60 / height, "x": 0}, height=height,
+                       margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    if len(keys) != 2:
+        return bars, None
+    d = [diff[c] for c in order]
+    delta = go.Figure(go.Bar(y=labels, x=d, orientation="h", marker_color=["#d62728" if v < 0 else "#2ca02c" for v in d],
+                             text=[f"{v:+.1f}" for v in d], textposition="outside",
+                             hovertemplate="%{y}: %{x:+.1f} points<extra></extra>"))
+    span = max(5.0, max(abs(v) for v in d) * 1.3) if d else 5.0
+    delta.update_layout(title=f"difference: {keys[1]} − {keys[0]} (points)", height=height,
+                        xaxis={"range": [-span, span], "title": "points"}, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return bars, delta
+
+
+def confusion_figure(matrix: np.ndarray, names: list[str], title: str, diverging: bool = False) -> go.Figure:
+    """A row-normalised confusion matrix (rows: true class, columns: predicted), or a difference of two."""
+    z = 100 * np.asarray(matrix, dtype=float)
+    kw = ({"zmin": -max(1.0, np.nanmax(np.abs(z))), "zmax": max(1.0, np.nanmax(np.abs(z))), "colorscale": "RdBu"}
+          if diverging else {"zmin": 0, "zmax": 100, "colorscale": "Blues"})
+    fig = go.Figure(go.Heatmap(z=z, x=names, y=names, colorbar={"title": "% of row", "thickness": 12},
+                               hovertemplate="true %{y} → predicted %{x}: %{z:.1f} %<extra></extra>", **kw))
+    fig.update_yaxes(autorange="reversed", title="true class", tickfont={"size": 10})
+    fig.update_xaxes(title="predicted class", tickangle=-45, tickfont={"size": 10})
+    fig.update_layout(title=title, height=560, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
