@@ -220,4 +220,4 @@ def sample_photos() -> dict[str, callable]:
 
 def to_input(rgb: np.ndarray) -> torch.Tensor:
     from relationnet.data import normalize_image
-    return normalize_image(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None])
+    return normalize_image(torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None])   # a copy: writable

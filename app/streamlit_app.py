@@ -295,7 +295,9 @@ def affinity_view(rgb: np.ndarray, label: np.ndarray | None, image_key: str) -> 
         with col:
             amap = viz.cosine_affinity(o["features"], y, x)
             key = f"aff_map_{i}"
-            st.plotly_chart(figures.affinity_figure(rgb, amap, (y, x), f"{r.key}: cosine to cell ({y}, {x})"),
+            fig = figures.affinity_figure(rgb, amap, (y, x), f"{r.key}: cosine to cell ({y}, {x})",
+                                          colorbar=i == len(outs) - 1)
+            st.plotly_chart(fig,
                             key=key, on_select=functools.partial(_pick_from, key, shape), selection_mode="points",
                             config={"displayModeBar": False}, theme=None)
             if cells is not None:
@@ -322,6 +324,10 @@ with tabs["Pixel affinity"]:
 
 
 # ---------------------------------------------------------------------------------------------- scoring the val set
+#: Predictions and features kept from scoring, so browsing the scored images runs no model (beyond: recomputed).
+KEEP_BYTES = 512 * 2**20
+
+
 @st.cache_resource
 def scan_store() -> dict:
     """Validation scores of checkpoint pairs, kept for the session (scoring takes seconds to minutes)."""
@@ -364,7 +370,8 @@ def validation_scores(where: str) -> dict | None:
             t0 = time.perf_counter()
             res = compare_models([load_run(r)[0] for r in chosen], val_dataset(data_root), int(chosen[0].meta["model"]
                           .get("num_classes", 19)), steps=1, limit=n,
-                          callback=lambda d, t: bar.progress(d / t, text=f"scoring image {d} of {t}"))
+                          callback=lambda d, t: bar.progress(d / t, text=f"scoring image {d} of {t}"),
+                          keep_bytes=KEEP_BYTES)
             bar.empty()
             done = {**res, "n": n, "seconds": time.perf_counter() - t0}
             scan_store()[key] = done
@@ -429,7 +436,7 @@ with tabs["Side by side"]:
         st.info("choose a second checkpoint in the sidebar (\"compare with\")")
     else:
         scores = validation_scores("side_by_side") if data_root else None
-        s_rgb, s_label, s_key = rgb, label, image_key
+        s_rgb, s_label, s_key, kept = rgb, label, image_key, None
         if scores:
             order = sorted(scores["images"], key=lambda im: -(im["only"][0] + im["only"][1]) / max(im["scored"], 1))
 
@@ -443,11 +450,17 @@ with tabs["Side by side"]:
             idx = order[options.index(pick)]["index"]
             s_rgb, s_label, _ = cached_val_sample(data_root, idx)
             s_key = f"val:{data_root}:{idx}"
+            kept = scores["kept"].get(idx)
         elif rgb is not None:
-            st.caption("Showing the sidebar's image; score the validation set above to browse the images where the "
-                       "two checkpoints disagree most.")
+            st.caption("Showing the sidebar's image" + ("; score the validation set (button above) to browse the images "
+                       "where the two checkpoints disagree most." if data_root else "."))
         if s_rgb is not None:
-            pair = [(r, outputs(r, s_key, s_rgb, steps)) for r in chosen]
+            if kept and all(f is not None for _, f in kept):      # as scored (1-step): no model run while browsing
+                pair = [(r, {"pred": p, "features": f.float()}) for r, (p, f) in zip(chosen, kept)]
+                shown_steps = 1
+            else:
+                pair = [(r, outputs(r, s_key, s_rgb, steps)) for r in chosen]
+                shown_steps = steps
             pair = [(r, o) for r, o in pair if o is not None]
             if len(pair) == 2:
                 same_dims = pair[0][1]["features"].shape[0] == pair[1][1]["features"].shape[0]
@@ -457,7 +470,8 @@ with tabs["Side by side"]:
                 head = st.columns(2)
                 head[0].markdown(f"**{ra.key}**")
                 head[1].markdown(f"**{rb.key}**")
-                rows = [(lambda o, pc: overlay(s_rgb, o["pred"], alpha), f"prediction ({steps}-step)")]
+                rows = [(lambda o, pc: overlay(s_rgb, o["pred"], alpha), f"prediction ({shown_steps}-step"
+                         + (", as scored)" if kept else ")"))]
                 if s_label is not None:
                     rows.append((lambda o, pc: viz.error_map(o["pred"], s_label), "errors (red) / correct (green)"))
                 rows.append((lambda o, pc: np.kron(pc, np.ones((8, 8, 1), np.uint8)),

@@ -127,6 +127,25 @@ def test_compare_counts_equal_scikit_learn_and_a_naive_loop(tiny_root):
         compare([], ds, 19)
 
 
+def test_compare_keeps_what_the_browser_shows_within_its_budget(tiny_root):
+    from relationnet.models import RelationNet
+    ds = Cityscapes(tiny_root, "val", transform=eval_transform())
+    torch.manual_seed(0)
+    models = [RelationNet(19, backbone="resnet38", width=0.125, dcn=False).eval() for _ in range(2)]
+    res = compare(models, ds, 19, limit=3, keep_bytes=10**9)
+    assert sorted(res["kept"]) == [0, 1, 2]
+    with torch.no_grad():
+        for i in range(3):
+            x = ds[i]["image"][None]
+            for m, (pred, feat) in zip(models, res["kept"][i]):
+                np.testing.assert_array_equal(pred, predict(m, x, steps=1).argmax(1)[0].numpy())
+                torch.testing.assert_close(feat, m(x)["features"][0].half())
+    one = sum(p.nbytes + f.numel() * 2 for p, f in res["kept"][0])
+    assert sorted(compare(models, ds, 19, limit=3, keep_bytes=2 * one)["kept"]) == [0, 1]     # the budget holds
+    assert compare(models, ds, 19, limit=2)["kept"] == {}                                      # nothing by default
+    assert all(f is None for _, f in compare(models, ds, 19, limit=1, steps=4, keep_bytes=10**9)["kept"][0])
+
+
 def test_confusion_matrix_from_a_saved_matrix():
     cm = ConfusionMatrix.from_matrix(np.array([[3, 1], [0, 4]]))
     r = cm.compute()

@@ -187,13 +187,17 @@ def cityscapes_official(predictions: list[tuple[str, np.ndarray]], gt_label_path
 
 @torch.no_grad()
 def compare(models: list, dataset, num_classes: int, steps: int = 1, band_width: int = BAND_WIDTH, limit: int = 0,
-            device="cpu", callback=None, progress: bool = False) -> dict:
+            device="cpu", callback=None, progress: bool = False, keep_bytes: int = 0) -> dict:
     """Score several models on the same images, keeping what a side-by-side view needs.
 
     Returns ``{"confusion": [(K, K) int64 per model], "band_confusion": [...] (boundary band only),
     "images": [{"index", "name", "scored", "correct": [per model], "only": [per model]}]}``, where
     ``only[m]`` counts the scored pixels model ``m`` gets right and every other model gets wrong (with two
     models: A right and B wrong, and the reverse).  ``callback(done, total)`` is called after each image.
+
+    With ``keep_bytes`` > 0 it also keeps, while they fit in that many bytes, each image's predictions (uint8) and,
+    for the 1-step test, the models' ``features`` (float16, caught from the same forward pass):
+    ``"kept": {index: [(pred (H, W), features (C, h, w) or None) per model]}`` — browsing them costs no model run.
     """
     if not models:
         raise ValueError("compare needs at least one model")
@@ -202,24 +206,49 @@ def compare(models: list, dataset, num_classes: int, steps: int = 1, band_width:
     n = len(dataset) if not limit else min(limit, len(dataset))
     cms = [ConfusionMatrix(num_classes) for _ in models]
     band_cms = [ConfusionMatrix(num_classes) for _ in models]
-    images = []
-    for i in tqdm(range(n), desc="compare", leave=False, disable=not progress):
-        item = dataset[i]
-        x, lab = item["image"][None].to(device), torch.as_tensor(item["label"])[None]
-        valid = lab != IGNORE_INDEX
-        band = boundary_band(lab, band_width)
-        band_lab = torch.where(band, lab, torch.full_like(lab, IGNORE_INDEX))
-        right = []
-        for m, cm, bcm in zip(models, cms, band_cms):
-            pred = predict(m, x, steps=steps).argmax(1).cpu()
-            cm.update(pred, lab)
-            bcm.update(pred, band_lab)
-            right.append((pred == lab) & valid)
-        stack = torch.stack(right)
-        only = [int((stack[k] & ~torch.cat([stack[:k], stack[k + 1:]]).any(0)).sum()) for k in range(len(models))]
-        images.append({"index": i, "name": item["name"], "scored": int(valid.sum()),
-                       "correct": [int(r.sum()) for r in right], "only": only})
-        if callback is not None:
-            callback(i + 1, n)
+    images, kept, kept_bytes = [], {}, 0
+    caught: dict[int, torch.Tensor] = {}
+    def catch(k):
+        def hook(module, inputs, out):
+            if isinstance(out, dict) and out.get("features") is not None:
+                caught[k] = out["features"][0]
+        return hook
+    hooks = [m.register_forward_hook(catch(k)) for k, m in enumerate(models)] if keep_bytes and steps == 1 else []
+    try:
+        for i in tqdm(range(n), desc="compare", leave=False, disable=not progress):
+            kept_bytes = _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, images, caught,
+                                      kept, kept_bytes, keep_bytes)
+            if callback is not None:
+                callback(i + 1, n)
+    finally:
+        for h in hooks:
+            h.remove()
     return {"confusion": [c.mat.numpy() for c in cms], "band_confusion": [c.mat.numpy() for c in band_cms],
-            "images": images}
+            "images": images, "kept": kept}
+
+
+def _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, images, caught, kept, kept_bytes,
+                 keep_bytes) -> int:
+    item = dataset[i]
+    x, lab = item["image"][None].to(device), torch.as_tensor(item["label"])[None]
+    valid = lab != IGNORE_INDEX
+    band = boundary_band(lab, band_width)
+    band_lab = torch.where(band, lab, torch.full_like(lab, IGNORE_INDEX))
+    right, outs = [], []
+    for k, (m, cm, bcm) in enumerate(zip(models, cms, band_cms)):
+        caught.pop(k, None)
+        pred = predict(m, x, steps=steps).argmax(1).cpu()
+        cm.update(pred, lab)
+        bcm.update(pred, band_lab)
+        right.append((pred == lab) & valid)
+        feat = caught.get(k)
+        outs.append((pred[0].to(torch.uint8).numpy(), None if feat is None else feat.detach().cpu().half()))
+    stack = torch.stack(right)
+    only = [int((stack[k] & ~torch.cat([stack[:k], stack[k + 1:]]).any(0)).sum()) for k in range(len(models))]
+    images.append({"index": i, "name": item["name"], "scored": int(valid.sum()),
+                   "correct": [int(r.sum()) for r in right], "only": only})
+    size = sum(p.nbytes + (0 if f is None else f.numel() * 2) for p, f in outs)
+    if keep_bytes and kept_bytes + size <= keep_bytes:
+        kept[i] = outs
+        kept_bytes += size
+    return kept_bytes

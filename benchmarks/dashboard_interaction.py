@@ -1,0 +1,233 @@
+"""Click-to-picture latency of the dashboard's interactive views at 256×512 (target ≤ 0.5 s), two checkpoints.
+
+What one click costs, measured three ways on the same two checkpoints (demo stage 3 vs baseline when
+``runs/demo`` exists, else two untrained models of the demo's architecture):
+
+* ``affinity click``: what the affinity view recomputes when a pixel is clicked — both cosine maps, the
+  same-class/other-class means, both 3×3 similarity grids, both Plotly figures built and serialised to JSON
+  (as ``st.plotly_chart`` sends them). The models' outputs for the image are cached from its first view.
+* ``browse scored image``: choosing another image in the side-by-side browser after scoring — predictions and
+  features come from the scoring pass; PCA for both, overlays, error and agreement maps, PNG-encoded.
+* ``browse unscored image``: the same with both models run (1-step) — what a click costs without the scores.
+* ``browser: click → map`` (with ``--browser`` where Debian's chromium and chromium-driver are installed): a real
+  click on the affinity map of a running dashboard, timed until the page shows the clicked cell.
+
+    python benchmarks/dashboard_interaction.py [--runs runs/demo] [--repeats 20] [--browser]
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(REPO / "app"))
+import numpy as np  # noqa: E402
+import plotly.io as pio  # noqa: E402
+import torch  # noqa: E402
+from _common import median_time, report  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import figures  # noqa: E402
+import helpers  # noqa: E402
+from relationnet import viz  # noqa: E402
+from relationnet.data import overlay  # noqa: E402
+from relationnet.engine.checkpoint import load_model  # noqa: E402
+from relationnet.inference import predict  # noqa: E402
+from relationnet.models import RelationNet  # noqa: E402
+
+H, W = 256, 512
+PAIR = ("baseline", "alternating/stage3")
+
+
+def photo() -> np.ndarray:
+    """A real photo (scikit-image's coffee) at 256×512, or a fixed random image without scikit-image."""
+    try:
+        from skimage import data
+        return np.asarray(Image.fromarray(data.coffee()).resize((W, H), Image.BILINEAR))
+    except ImportError:
+        return np.random.default_rng(0).integers(0, 255, (H, W, 3), dtype=np.uint8)
+
+
+def models(runs: Path):
+    if all((runs / k / "last.json").is_file() for k in PAIR):
+        return [load_model(str(runs / k / "last"))[0] for k in PAIR], f"{runs.name}: {' vs '.join(PAIR)}"
+    torch.manual_seed(0)
+    return [RelationNet(19, backbone="resnet38", width=0.125, dcn=False).eval() for _ in range(2)], "untrained"
+
+
+def encode_png(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def affinity_click(rgb, outs, label_cells, cell):
+    y, x = cell
+    for o in outs:
+        amap = viz.cosine_affinity(o["features"], y, x)
+        viz.affinity_contrast(amap, label_cells, y, x)
+        pio.to_json(figures.affinity_figure(rgb, amap, (y, x), "t"))
+        if o.get("similarity") is not None:
+            grid = viz.neighbour_grid(viz.similarity_probabilities(o["similarity"]), y, x)
+            pio.to_json(figures.neighbour_figure(grid, viz.neighbour_truth(label_cells, y, x), "t"))
+
+
+def browse(rgb, label, preds, feats):
+    pcs, _ = viz.pca_rgb(feats)
+    for p, pc in zip(preds, pcs):
+        encode_png(overlay(rgb, p, 0.6))
+        encode_png(viz.error_map(p, label))
+        encode_png(np.kron(pc, np.ones((8, 8, 1), np.uint8)))
+    encode_png(viz.agreement_map(preds[0], preds[1], label))
+
+
+def run_models(ms, x):
+    preds, feats = [], []
+    with torch.no_grad():
+        for m in ms:
+            preds.append(predict(m, x, steps=1).argmax(1)[0].numpy().astype(np.uint8))
+            feats.append(m(x)["features"][0])
+    return preds, feats
+
+
+def browser_clicks(runs: Path, rgb: np.ndarray, clicks: int) -> float | str:
+    """Median seconds from a real click on the affinity map to the page naming the clicked cell."""
+    chromium, driver_bin = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not (chromium and driver_bin):
+        return "no chromium"
+    from selenium import webdriver
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    tmp = Path(tempfile.mkdtemp())
+    (tmp / "photo.png").write_bytes(encode_png(rgb))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "streamlit_app.py"),
+                               "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless",
+                               "true", "--browser.gatherUsageStats", "false", "--", "--runs", str(runs)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = chromium
+        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1300",
+                  f"--user-data-dir={tmp / 'profile'}"):
+            opts.add_argument(a)
+        d = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_bin), options=opts)
+        try:
+            d.get(f"http://127.0.0.1:{port}/?a={PAIR[0]}&b={PAIR[1]}")
+            wait = WebDriverWait(d, 120, poll_frequency=0.01)
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role='tab']"))
+            wait.until(lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "label") if e.text.strip() == "upload"])
+            next(e for e in d.find_elements(By.CSS_SELECTOR, "label") if e.text.strip() == "upload").click()
+            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "input[type='file']"))
+            d.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(
+                str(tmp / "photo.png"))
+            next(t for t in d.find_elements(By.CSS_SELECTOR, "[role='tab']") if "Pixel affinity" in t.text).click()
+
+            def caption(d):
+                found = [c.text for c in d.find_elements(By.CSS_SELECTOR, "[data-testid='stCaptionContainer']")
+                         if "is centred on input pixel" in c.text and f"(0–{H // 8 - 1})" not in c.text]
+                return found[0] if found else None
+            wait.until(lambda d: caption(d) and d.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag"))
+            time.sleep(2)
+            # timed inside the page (performance.now): from the mouse press to the moment both maps' titles name
+            # the new cell, i.e. the new pictures are drawn; polling from here adds nothing to the figure
+            d.execute_script("""
+                window.__rnTimes = [];
+                document.addEventListener('mousedown', () => { window.__rnDown = performance.now(); }, true);
+                const titles = () => Array.from(document.querySelectorAll(
+                    '.st-key-aff_map_0 .gtitle, .st-key-aff_map_1 .gtitle')).map(e => e.textContent);
+                let last = titles().join('|');
+                new MutationObserver(() => {
+                    const t = titles();
+                    const now = t.join('|');
+                    if (t.length === 2 && now !== last && t[0].split('cell ')[1] === t[1].split('cell ')[1]) {
+                        last = now;
+                        if (window.__rnDown) { window.__rnTimes.push(performance.now() - window.__rnDown); }
+                        window.__rnDown = null;
+                    }
+                }).observe(document.body, {subtree: true, childList: true, characterData: true});
+            """)
+            rng = np.random.default_rng(0)
+            for _ in range(clicks):
+                n = d.execute_script("return window.__rnTimes.length")
+                plot = d.find_element(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag")
+                w, h = plot.size["width"], plot.size["height"]
+                dx, dy = (int(v) for v in rng.uniform(-0.4, 0.4, 2) * (w, h))
+                ActionChains(d).move_to_element_with_offset(plot, dx, dy).click().perform()
+                try:
+                    WebDriverWait(d, 30, poll_frequency=0.05).until(
+                        lambda d: d.execute_script("return window.__rnTimes.length") > n)
+                except Exception:        # the same cell clicked twice: nothing changes
+                    pass
+                time.sleep(0.3)
+            times = [t / 1000 for t in d.execute_script("return window.__rnTimes")]
+            return statistics.median(times) if times else "no click registered"
+        finally:
+            d.quit()
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--runs", default=str(REPO / "runs" / "demo"))
+    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--browser", action="store_true", help="also time real clicks in headless Chromium")
+    p.add_argument("--clicks", type=int, default=15)
+    p.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "dashboard_interaction.json"))
+    a = p.parse_args(argv)
+    torch.set_num_threads(2)
+    ms, source = models(Path(a.runs))
+    rgb = photo()
+    x = helpers.to_input(rgb)
+    t = time.perf_counter()
+    with torch.no_grad():
+        outs = [{**m(x, return_similarity=True)} for m in ms]
+    first = time.perf_counter() - t
+    outs = [{"features": o["features"][0], "similarity": o["similarity"][0] if "similarity" in o else None}
+            for o in outs]
+    label = np.random.default_rng(1).integers(0, 19, (H, W)).astype(np.uint8)      # only its layout matters here
+    cells = label[::8, ::8]
+    rng = np.random.default_rng(0)
+    pick = iter([(int(rng.integers(0, H // 8)), int(rng.integers(0, W // 8))) for _ in range(10 * a.repeats + 10)])
+    preds, feats = run_models(ms, x)
+    rows = [{"view": "first view of an image (both models, once; then cached)", "s (median)": first,
+             "≤ 0.5 s": "—"}]
+    for name, fn in (("affinity click", lambda: affinity_click(rgb, outs, cells, next(pick))),
+                     ("browse scored image (side by side)", lambda: browse(rgb, label, preds, feats)),
+                     ("browse unscored image (models run, 1-step)", lambda: browse(rgb, label, *run_models(ms, x)))):
+        s = median_time(fn, repeats=a.repeats if "unscored" not in name else max(1, a.repeats // 4))
+        rows.append({"view": name, "s (median)": s, "≤ 0.5 s": "yes" if s <= 0.5 else "no"})
+    if a.browser:
+        s = browser_clicks(Path(a.runs), rgb, a.clicks)
+        rows.append({"view": "browser: click → map (real Chromium, Streamlit fragment rerun)",
+                     "s (median)": s, "≤ 0.5 s": ("yes" if s <= 0.5 else "no") if isinstance(s, float) else "—"})
+    for r in rows:
+        r["checkpoints"] = source
+    report(f"Dashboard interaction at {H}×{W}, two checkpoints (CPU, {torch.get_num_threads()} threads; "
+           "target ≤ 0.5 s click to picture)", rows, a.json)
+
+
+if __name__ == "__main__":
+    main()
