@@ -63,10 +63,10 @@ def _frame(fig: go.Figure, rgb: np.ndarray, title: str, height: int | None) -> g
 
 
 def affinity_figure(rgb: np.ndarray, affinity: np.ndarray, cell: tuple[int, int], title: str,
-                    height: int | None = None, colorbar: bool = True) -> go.Figure:
+                    height: int | None = None, colorbar: bool = False) -> go.Figure:
     """The image with a cosine-similarity map over its cells (−1 blue … +1 red), the chosen cell ringed;
-    every cell is clickable. Side by side, draw the colour bar on one figure only (it is a third of the drawing
-    time of a figure)."""
+    every cell is clickable. No colour bar by default (it is a third of a figure's drawing time, and side by side
+    it makes the two maps differ in size): the page shows :func:`colour_scale_html` once instead."""
     h, w = affinity.shape
     fig = go.Figure()
     fig.add_trace(go.Image(source=jpeg_uri(rgb), hoverinfo="skip"))
@@ -76,6 +76,16 @@ def affinity_figure(rgb: np.ndarray, affinity: np.ndarray, cell: tuple[int, int]
     fig.add_trace(_pick_layer(h, w, affinity))
     fig.add_trace(_ring(cell, "black"))
     return _frame(fig, rgb, title, height)
+
+
+def colour_scale_html(label: str = "cosine", lo: float = -1, hi: float = 1, scale: str = "RdBu_r") -> str:
+    """A small horizontal colour scale in HTML (no figure to draw) for maps that share one."""
+    from plotly.colors import get_colorscale
+    stops = ", ".join(f"{c} {100 * p:.0f}%" for p, c in get_colorscale(scale))
+    lo_text, hi_text = (f"{v:+g}".replace("-", "−") for v in (lo, hi))
+    return (f'<div style="font-size:0.85em;display:flex;align-items:center;gap:6px">{label} {lo_text}'
+            f'<span style="display:inline-block;width:180px;height:10px;border:1px solid #888;'
+            f'background:linear-gradient(to right, {stops})"></span>{hi_text}</div>')
 
 
 def neighbour_figure(grid: np.ndarray, truth: np.ndarray | None, title: str) -> go.Figure:

@@ -289,14 +289,14 @@ def affinity_view(rgb: np.ndarray, label: np.ndarray | None, image_key: str) -> 
     x = int(c2.number_input(f"cell column (0–{w - 1})", 0, w - 1, key="aff_x"))
     c3.caption(f"Click a pixel of either map, or type its cell: cell ({y}, {x}) is centred on input pixel "
                f"({figures.STRIDE * y}, {figures.STRIDE * x}).")
+    c3.markdown(figures.colour_scale_html("cosine of the features"), unsafe_allow_html=True)
     cells = None if label is None else labels_at_output(torch.from_numpy(label.astype(np.int64))[None])[0].numpy()
     cols = st.columns(len(outs))
     for i, (col, (r, o)) in enumerate(zip(cols, outs)):
         with col:
             amap = viz.cosine_affinity(o["features"], y, x)
             key = f"aff_map_{i}"
-            fig = figures.affinity_figure(rgb, amap, (y, x), f"{r.key}: cosine to cell ({y}, {x})",
-                                          colorbar=i == len(outs) - 1)
+            fig = figures.affinity_figure(rgb, amap, (y, x), f"{r.key}: cosine to cell ({y}, {x})")
             st.plotly_chart(fig,
                             key=key, on_select=functools.partial(_pick_from, key, shape), selection_mode="points",
                             config={"displayModeBar": False}, theme=None)

@@ -15,11 +15,15 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TABS = ["Runs", "Predictions", "Feature embedding", "Similarity maps", "Effect of λ", "Ablations"]
+TABS = ["Runs", "Predictions", "Pixel affinity", "Per class & contours", "Side by side", "Feature embedding",
+        "Similarity maps", "Effect of λ", "Ablations"]
+#: RelationNet + SCL (stage 3) against the OHEM baseline: the comparison of Fig. 1
+PAIR = ("alternating/stage3", "baseline")
 
 
 def main(argv=None):
     from selenium import webdriver
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     p = argparse.ArgumentParser()
     p.add_argument("--runs", default=str(REPO / "runs" / "demo"))
@@ -46,17 +50,34 @@ def main(argv=None):
             opts.add_argument(arg)
         d = webdriver.Chrome(service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")), options=opts)
         try:
-            d.get(f"http://127.0.0.1:{port}")
+            d.get(f"http://127.0.0.1:{port}/?a={PAIR[0]}&b={PAIR[1]}")
             time.sleep(12)
             out = Path(a.out)
             out.mkdir(parents=True, exist_ok=True)
+            for old in out.glob("dashboard_[0-9]_*.png"):
+                old.unlink()
             for i, name in enumerate(TABS):
                 tab = next(t for t in d.find_elements(By.CSS_SELECTOR, "[role='tab']") if name in t.text)
                 tab.click()
                 time.sleep(6)
+                if name == "Pixel affinity":         # click a pixel of the road, left of the centre
+                    plot = d.find_element(By.CSS_SELECTOR, ".st-key-aff_map_0 .nsewdrag")
+                    ActionChains(d).move_to_element_with_offset(plot, -plot.size["width"] // 5,
+                                                                plot.size["height"] // 3).click().perform()
+                    time.sleep(5)
+                buttons = d.find_elements(By.CSS_SELECTOR, ".st-key-scan_per_class button")
+                if name == "Per class & contours" and buttons:     # score the validation set (kept for the session)
+                    buttons[0].click()
+                    for _ in range(600):
+                        time.sleep(1)
+                        if d.find_elements(By.CSS_SELECTOR, ".st-key-pc_bars"):
+                            break
+                    time.sleep(4)
+                d.set_window_size(1280, 2300 if name in ("Per class & contours", "Side by side") else 1300)
+                time.sleep(2)
                 path = out / f"dashboard_{i}_{name.split()[0].lower().replace('λ', 'lambda')}.png"
                 d.save_screenshot(str(path))
-                print(path)
+                print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
         finally:
             d.quit()
     finally:
