@@ -62,17 +62,38 @@ def _frame(fig: go.Figure, rgb: np.ndarray, title: str, height: int | None) -> g
     return fig
 
 
+def cells_over_image(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(h, w, …) cell values spread over an (H, W) image: each pixel takes its nearest cell, cell (i, j) being centred
+    on pixel (8i, 8j) — so cell (i, j) covers rows 8i − 4 … 8i + 3 and columns likewise."""
+    H, W = shape
+    h, w = values.shape[:2]
+    rows = np.clip((np.arange(H) + STRIDE // 2) // STRIDE, 0, h - 1)
+    cols = np.clip((np.arange(W) + STRIDE // 2) // STRIDE, 0, w - 1)
+    return values[rows[:, None], cols[None, :]]
+
+
+def blend_map(rgb: np.ndarray, values: np.ndarray, lo: float = -1, hi: float = 1, scale: str = "RdBu_r",
+              opacity: float = 0.6) -> np.ndarray:
+    """The image with a per-cell colour map laid over it, as one RGB picture (drawn as an image, a heat-map trace
+    costs the browser more)."""
+    from plotly.colors import get_colorscale, unlabel_rgb
+    stops = get_colorscale(scale)
+    pos = np.array([p for p, _ in stops])
+    cols = np.array([unlabel_rgb(c) for _, c in stops], dtype=np.float64)
+    t = np.clip((np.asarray(values, dtype=np.float64) - lo) / (hi - lo), 0, 1)
+    colour = np.stack([np.interp(t, pos, cols[:, k]) for k in range(3)], -1)
+    over = cells_over_image(colour, rgb.shape[:2])
+    return np.clip((1 - opacity) * rgb + opacity * over, 0, 255).round().astype(np.uint8)
+
+
 def affinity_figure(rgb: np.ndarray, affinity: np.ndarray, cell: tuple[int, int], title: str,
-                    height: int | None = None, colorbar: bool = False) -> go.Figure:
-    """The image with a cosine-similarity map over its cells (−1 blue … +1 red), the chosen cell ringed;
-    every cell is clickable. No colour bar by default (it is a third of a figure's drawing time, and side by side
-    it makes the two maps differ in size): the page shows :func:`colour_scale_html` once instead."""
+                    height: int | None = None) -> go.Figure:
+    """The image with a cosine-similarity map over its cells (−1 blue … +1 red), the chosen cell ringed; every
+    cell is clickable and shows its value on hover. No colour bar (a third of a figure's drawing time, and side by
+    side it makes the two maps differ in size): the page shows :func:`colour_scale_html` once instead."""
     h, w = affinity.shape
     fig = go.Figure()
-    fig.add_trace(go.Image(source=jpeg_uri(rgb), hoverinfo="skip"))
-    fig.add_trace(go.Heatmap(z=affinity, x=STRIDE * np.arange(w), y=STRIDE * np.arange(h), zmin=-1, zmax=1,
-                             colorscale="RdBu_r", opacity=0.6, colorbar={"title": "cos", "thickness": 12},
-                             showscale=colorbar, hoverinfo="skip"))
+    fig.add_trace(go.Image(source=jpeg_uri(blend_map(rgb, affinity)), hoverinfo="skip"))
     fig.add_trace(_pick_layer(h, w, affinity))
     fig.add_trace(_ring(cell, "black"))
     return _frame(fig, rgb, title, height)

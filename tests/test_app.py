@@ -143,6 +143,15 @@ def test_figures_cells_and_click_layer():
     np.testing.assert_allclose(layer.customdata, aff.ravel())     # the hover shows the value under the cursor
     ring = fig.data[-1]
     assert (ring.x[0], ring.y[0]) == (16, 8)
+    # cell (i, j) is centred on pixel (8i, 8j): it covers rows and columns 8i − 4 … 8i + 3
+    spread = figures.cells_over_image(np.arange(6).reshape(2, 3), (16, 24))
+    np.testing.assert_array_equal(spread[[0, 3, 4, 11, 12, 15]][:, [0, 3, 4, 11, 12, 23]],
+                                  [[0, 0, 1, 1, 2, 2]] * 2 + [[3, 3, 4, 4, 5, 5]] * 4)
+    black = np.zeros((8, 8, 3), np.uint8)                 # ColorBrewer RdBu's ends: −1 dark blue, +1 dark red
+    assert tuple(figures.blend_map(black, np.array([[-1.0]]), opacity=1)[0, 0]) == (5, 48, 97)
+    assert tuple(figures.blend_map(black, np.array([[1.0]]), opacity=1)[0, 0]) == (103, 0, 31)
+    assert tuple(figures.blend_map(np.full((8, 8, 3), 200, np.uint8), np.array([[5.0]]), opacity=0.5)[3, 3]) == \
+        (152, 100, 116)                                   # clipped to +1, then half image, half colour
     names = ["a", "b", "c", "d"]
     bars, delta = figures.per_class_figures(names, {"A": np.array([0.5, 0.2, np.nan, 0.9]),
                                                     "B": np.array([0.4, 0.6, np.nan, 0.9])})
