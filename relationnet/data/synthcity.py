@@ -40,6 +40,7 @@ from PIL import Image
 from scipy import ndimage
 from tqdm.auto import tqdm
 
+from ._io import atomic_write_text
 from .cityscapes import IN_PROGRESS
 from .cityscapes import SYNTHCITY_CITIES as CITIES
 from .cityscapes import SYNTHCITY_MANIFEST as MANIFEST
@@ -180,7 +181,7 @@ def _generate(root: Path, cfg: SynthCityConfig, workers: int | None, progress: b
     if started != asdict(cfg):          # not our own interrupted run: start from an empty folder
         for sub in ("leftImg8bit", "gtFine", "gtCoarse"):
             shutil.rmtree(root / sub, ignore_errors=True)
-    _atomic_write_text(marker, json.dumps(asdict(cfg)))
+    atomic_write_text(marker, json.dumps(asdict(cfg)))
     for tmp in root.rglob("*.tmp"):
         tmp.unlink()
     jobs = [j for j in _jobs(cfg) if not all(p.is_file() for p in _paths(root, *j).values())]
@@ -198,7 +199,7 @@ def _generate(root: Path, cfg: SynthCityConfig, workers: int | None, progress: b
             for _ in pool.imap_unordered(_write_item, tasks, chunksize=8):
                 bar.update()
     bar.close()
-    _atomic_write_text(root / MANIFEST, json.dumps(_manifest(cfg), indent=1))
+    atomic_write_text(root / MANIFEST, json.dumps(_manifest(cfg), indent=1))
     marker.unlink()
     return root
 
@@ -215,12 +216,6 @@ def _read_marker(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _save_png(path: Path, array: np.ndarray) -> None:

@@ -22,6 +22,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..data._io import atomic_write_text  # noqa: F401  (one implementation; engine modules import it from here)
+
 FORMAT = "relationnet-checkpoint/1"
 
 
@@ -119,14 +121,6 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict, optimi
     os.replace(tmp_st, st_path)
     os.replace(tmp_js, js_path)
     return js_path
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a text file so that a reader (or a process killed mid-write) sees the old file or the new, never half."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def finish_interrupted_save(path: str | Path) -> str | None:
