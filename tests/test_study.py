@@ -93,3 +93,7 @@ def test_claim_rows_name_the_seeds_they_pair():
     row = next(r for r in study.claim_table(records, 5) if r["claim"] == "T1-Rel")
     assert row["seeds"] == [0, 2] and row["n"] == 2
     assert row["diffs"] == pytest.approx([1.0, 1.5]) and row["arm_values"] == pytest.approx([30.0, 33.0])
+    # one arm over its seeds, in seed order, in % (records arrive in any order)
+    shuffled = dict(reversed(list(records.items())))
+    assert study.arm_values(shuffled, "A3") == pytest.approx([30.0, 31.0, 33.0])
+    assert study.arm_values(shuffled, "C1") == []

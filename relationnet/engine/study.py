@@ -284,6 +284,11 @@ def metric_value(rec: dict, metric: str) -> float:
     return float(v) if group == "alignment" else 100.0 * float(v)
 
 
+def arm_values(records: dict, arm: str, metric: str = "step1.miou") -> list[float]:
+    """One arm's ``metric`` (as :func:`metric_value`) for every seed it has, in seed order."""
+    return [metric_value(r, metric) for (a, s), r in sorted(records.items()) if a == arm]
+
+
 def claim_table(records: dict, seeds: int) -> list[dict]:
     """``records[(arm, seed)] -> record``: one row per claim with the paired statistics."""
     rows = []
@@ -395,8 +400,7 @@ def _figures(rows: list[dict], records: dict, seeds: int, results: Path) -> list
         plt.close(fig)
         names.append("claims.png")
     lam = {0.0: "A3", 0.01: "C1", 0.1: "A4", 1.0: "C2", 10.0: "C3"}
-    pts = {k: [100 * records[(a, s)]["metrics"]["step1"]["miou"] for s in range(seeds) if (a, s) in records]
-           for k, a in lam.items()}
+    pts = {k: arm_values({key: r for key, r in records.items() if key[1] < seeds}, a) for k, a in lam.items()}
     if all(pts.values()):
         fig, ax = plt.subplots(figsize=(6, 3.6))
         xs = [k for k in lam if k > 0]
