@@ -29,7 +29,7 @@ import figures  # noqa: E402
 import helpers  # noqa: E402
 from relationnet import viz  # noqa: E402
 from relationnet.config import from_dict  # noqa: E402
-from relationnet.data import Cityscapes, DatasetError, colorize, eval_transform, overlay  # noqa: E402
+from relationnet.data import Cityscapes, DatasetError, colorize, eval_transform, overlay, palette  # noqa: E402
 from relationnet.data.labels import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE  # noqa: E402
 from relationnet.engine.checkpoint import CheckpointError, load_model  # noqa: E402
 from relationnet.engine.demo import PAPER  # noqa: E402
@@ -97,6 +97,20 @@ def outputs(run: helpers.Run, image_key: str, rgb: np.ndarray, steps: int):
         return None
     return cached_outputs(str(run.checkpoint), run.checkpoint.with_suffix(".safetensors").stat().st_mtime,
                           image_key, rgb, steps)
+
+
+def scores_cityscapes(run: helpers.Run) -> bool:
+    """Whether the run predicts Cityscapes' 19 train ids, so its predictions can be scored against the labels the
+    dashboard shows (all from Cityscapes-layout validation sets)."""
+    return bool(run.meta) and int(run.meta.get("model", {}).get("num_classes", 19)) == len(CITYSCAPES_CLASSES)
+
+
+def run_palette(run: helpers.Run) -> np.ndarray:
+    """The colours of the run's own classes (Pascal Context's 59 for a Pascal Context run)."""
+    try:
+        return palette(from_dict(run.meta["config"]).dataset)
+    except (KeyError, TypeError, ValueError):
+        return CITYSCAPES_PALETTE
 
 
 # ---------------------------------------------------------------------------------------------- sidebar
@@ -239,9 +253,12 @@ with tabs["Predictions"]:
                 preds[r.key] = o["pred"]
                 g1, g2 = st.columns(2)
                 g1.image(rgb, caption="image", width="stretch")
-                g2.image(overlay(rgb, o["pred"], alpha), caption=f"prediction ({steps}-step, {o['seconds']:.2f} s)",
-                         width="stretch")
-                if label is not None:
+                g2.image(overlay(rgb, o["pred"], alpha, run_palette(r)),
+                         caption=f"prediction ({steps}-step, {o['seconds']:.2f} s)", width="stretch")
+                if label is not None and not scores_cityscapes(r):
+                    st.caption(f"{r.key} predicts {r.meta['model'].get('num_classes')} classes, not the 19 of this "
+                               "image's labels: no errors or IoU")
+                elif label is not None:
                     g1.image(overlay(rgb, label, alpha), caption="ground truth", width="stretch")
                     g2.image(viz.error_map(o["pred"], label), caption="errors (red) / correct (green)", width="stretch")
                     st.dataframe(viz.image_iou(o["pred"], label, CITYSCAPES_CLASSES), hide_index=True)
@@ -357,6 +374,11 @@ def validation_scores(where: str) -> dict | None:
         return None
     if any(load_run(r) is None for r in chosen):
         return None
+    classes = {r.key: int(r.meta["model"].get("num_classes", 19)) for r in chosen}
+    if len(set(classes.values())) > 1 or max(classes.values()) != len(CITYSCAPES_CLASSES):
+        st.warning("these views score Cityscapes' 19 classes; the checkpoints have "
+                   + ", ".join(f"{k}: {v}" for k, v in classes.items()) + " classes")
+        return None
     key = scan_key()
     done = scan_store().get(key)
     box = st.expander(f"scored on {done['n']} validation images (1-step) · score again", expanded=False) if done \
@@ -368,8 +390,8 @@ def validation_scores(where: str) -> dict | None:
         if c2.button(f"score {n} validation images with {names}", key=f"scan_{where}"):
             bar = st.progress(0.0, text="scoring…")
             t0 = time.perf_counter()
-            res = compare_models([load_run(r)[0] for r in chosen], val_dataset(data_root), int(chosen[0].meta["model"]
-                          .get("num_classes", 19)), steps=1, limit=n,
+            res = compare_models([load_run(r)[0] for r in chosen], val_dataset(data_root), len(CITYSCAPES_CLASSES),
+                          steps=1, limit=n,
                           callback=lambda d, t: bar.progress(d / t, text=f"scoring image {d} of {t}"),
                           keep_bytes=KEEP_BYTES)
             bar.empty()
@@ -423,7 +445,7 @@ with tabs["Per class & contours"]:
                    "band: green right, red wrong; the rest of the image is dimmed.")
         cols = st.columns(len(chosen))
         for col, r in zip(cols, chosen):
-            o = outputs(r, image_key, rgb, steps)
+            o = outputs(r, image_key, rgb, steps) if scores_cityscapes(r) else None
             if o is not None:
                 inside = band & (label != 255)
                 acc = 100 * (o["pred"][inside] == label[inside]).mean() if inside.any() else float("nan")
@@ -454,6 +476,8 @@ with tabs["Side by side"]:
         elif rgb is not None:
             st.caption("Showing the sidebar's image" + ("; score the validation set (button above) to browse the images "
                        "where the two checkpoints disagree most." if data_root else "."))
+        if s_rgb is not None and not all(scores_cityscapes(r) for r in chosen):
+            s_label = None                        # labels of 19 classes say nothing about another class set
         if s_rgb is not None:
             if kept and all(f is not None for _, f in kept):      # as scored (1-step): no model run while browsing
                 pair = [(r, {"pred": p, "features": f.float()}) for r, (p, f) in zip(chosen, kept)]
@@ -470,15 +494,15 @@ with tabs["Side by side"]:
                 head = st.columns(2)
                 head[0].markdown(f"**{ra.key}**")
                 head[1].markdown(f"**{rb.key}**")
-                rows = [(lambda o, pc: overlay(s_rgb, o["pred"], alpha), f"prediction ({shown_steps}-step"
+                rows = [(lambda o, pc, r: overlay(s_rgb, o["pred"], alpha, run_palette(r)), f"prediction ({shown_steps}-step"
                          + (", as scored)" if kept else ")"))]
                 if s_label is not None:
-                    rows.append((lambda o, pc: viz.error_map(o["pred"], s_label), "errors (red) / correct (green)"))
-                rows.append((lambda o, pc: np.kron(pc, np.ones((8, 8, 1), np.uint8)),
+                    rows.append((lambda o, pc, r: viz.error_map(o["pred"], s_label), "errors (red) / correct (green)"))
+                rows.append((lambda o, pc, r: np.kron(pc, np.ones((8, 8, 1), np.uint8)),
                              "PCA of features" + (" (one PCA for both: colours comparable)" if same_dims else "")))
                 for draw, caption in rows:                # one row per view: the two checkpoints next to each other
                     for col, (r, o), pc in zip(st.columns(2), pair, pcs):
-                        col.image(draw(o, pc), caption=caption, width="stretch")
+                        col.image(draw(o, pc, r), caption=caption, width="stretch")
                 c1, c2 = st.columns(2)
                 if s_label is not None:
                     c1.image(overlay(s_rgb, s_label, alpha), caption="ground truth", width="stretch")

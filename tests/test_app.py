@@ -132,6 +132,26 @@ def test_researcher_views_affinity_per_class_side_by_side(demo_runs, monkeypatch
     assert sum("background:rgb(" in m.value and "only baseline right" in m.value for m in at.markdown) == 1
 
 
+def test_a_checkpoint_of_another_class_count_is_refused_by_the_scoring_views(demo_runs, tmp_path, monkeypatch):
+    import json
+    from relationnet.engine.checkpoint import save_checkpoint
+    from relationnet.models import RelationNet
+    runs = tmp_path / "runs"
+    shutil.copytree(demo_runs, runs)
+    meta = json.loads((runs / "baseline" / "last.json").read_text())
+    model_cfg = {**meta["model"], "num_classes": 59}
+    (runs / "context").mkdir()
+    save_checkpoint(runs / "context" / "last", RelationNet(**{**model_cfg, "pretrained": None}),
+                    {k: v for k, v in {**meta, "model": model_cfg}.items() if k not in ("format", "sha256")})
+    at = app_test(runs, monkeypatch)
+    at.query_params["a"], at.query_params["b"] = "baseline", "context"
+    at.run()
+    no_exceptions(at)
+    assert at.sidebar.selectbox(key="run_b").value.startswith("context")
+    assert any("baseline: 19, context: 59 classes" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert any("context predicts 59 classes, not the 19" in c.value for c in at.caption)   # no IoU against 19
+
+
 def test_figures_cells_and_click_layer():
     assert figures.cell_of(0, 0, (4, 8)) == (0, 0)
     assert figures.cell_of(41, 13, (4, 8)) == (2, 5)            # pixel (x 41, y 13) is nearest cell (2, 5)
