@@ -11,6 +11,7 @@ feature embedding (Fig. 1) · SCL similarity maps · effect of λ (Fig. 6) · ab
 """
 from __future__ import annotations
 
+import collections
 import functools
 import re
 import sys
@@ -343,12 +344,14 @@ with tabs["Pixel affinity"]:
 # ---------------------------------------------------------------------------------------------- scoring the val set
 #: Predictions and features kept from scoring, so browsing the scored images runs no model (beyond: recomputed).
 KEEP_BYTES = 512 * 2**20
+#: Scored checkpoint pairs kept at once (the oldest is dropped): memory stays under SCORES_KEPT × KEEP_BYTES.
+SCORES_KEPT = 3
 
 
 @st.cache_resource
-def scan_store() -> dict:
-    """Validation scores of checkpoint pairs, kept for the session (scoring takes seconds to minutes)."""
-    return {}
+def scan_store() -> collections.OrderedDict:
+    """Validation scores of checkpoint pairs, shared by the server's sessions (scoring takes seconds to minutes)."""
+    return collections.OrderedDict()
 
 
 @st.cache_resource(show_spinner=False)
@@ -396,7 +399,10 @@ def validation_scores(where: str) -> dict | None:
                           keep_bytes=KEEP_BYTES)
             bar.empty()
             done = {**res, "n": n, "seconds": time.perf_counter() - t0}
-            scan_store()[key] = done
+            store = scan_store()
+            store[key] = done
+            while len(store) > SCORES_KEPT:
+                store.popitem(last=False)
             st.rerun()
     if done is None:
         st.caption("Scoring runs each checkpoint once over the validation images (1-step test); it is kept for this "
