@@ -126,12 +126,13 @@ def neighbour_figure(grid: np.ndarray, truth: np.ndarray | None, title: str) -> 
 
 def per_class_figures(names: list[str], iou: dict[str, np.ndarray]) -> tuple[go.Figure, go.Figure | None]:
     """Per-class IoU (%) of one or two checkpoints as horizontal bars sorted by the difference (or by IoU), and
-    the difference (second minus first, points) in the same order. Classes absent everywhere are left out."""
+    the difference (first minus second — the chosen checkpoint against the one it is compared with — in points) in
+    the same order, the largest gain on top. Classes absent everywhere are left out."""
     keys = list(iou)
     vals = {k: 100 * np.asarray(v, dtype=float) for k, v in iou.items()}
     keep = [c for c in range(len(names)) if any(not np.isnan(vals[k][c]) for k in keys)]
     if len(keys) == 2:
-        diff = np.nan_to_num(vals[keys[1]]) - np.nan_to_num(vals[keys[0]])
+        diff = np.nan_to_num(vals[keys[0]]) - np.nan_to_num(vals[keys[1]])
         order = sorted(keep, key=lambda c: diff[c])
     else:
         order = sorted(keep, key=lambda c: np.nan_to_num(vals[keys[0]][c]))
@@ -149,7 +150,7 @@ def per_class_figures(names: list[str], iou: dict[str, np.ndarray]) -> tuple[go.
                              text=[f"{v:+.1f}" for v in d], textposition="outside",
                              hovertemplate="%{y}: %{x:+.1f} points<extra></extra>"))
     span = max(5.0, max(abs(v) for v in d) * 1.3) if d else 5.0
-    delta.update_layout(title=f"difference: {keys[1]} − {keys[0]} (points)", height=height,
+    delta.update_layout(title=f"difference: {keys[0]} − {keys[1]} (points)", height=height,
                         xaxis={"range": [-span, span], "title": "points"}, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return bars, delta
 

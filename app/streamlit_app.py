@@ -431,14 +431,14 @@ with tabs["Per class & contours"]:
             c1, c2 = st.columns(2)
             c1.plotly_chart(bars, key="pc_bars", config={"displayModeBar": False})
             c2.plotly_chart(delta, key="pc_delta", config={"displayModeBar": False})
-        options = [r.key for r in chosen] + ([f"{chosen[1].key} − {chosen[0].key}"] if len(chosen) == 2 else [])
+        options = [r.key for r in chosen] + ([f"{chosen[0].key} − {chosen[1].key}"] if len(chosen) == 2 else [])
         which = st.radio("confusion matrix (rows: true class, normalised to 100 %)", options, horizontal=True,
                          key="pc_cm")
         norm = [viz.row_normalised(cm) for cm in scores["confusion"]]
         k = options.index(which)
         cm_fig = (figures.confusion_figure(norm[k], list(CITYSCAPES_CLASSES), f"{which}: where each class's pixels go")
                   if k < len(chosen) else
-                  figures.confusion_figure(norm[1] - norm[0], list(CITYSCAPES_CLASSES),
+                  figures.confusion_figure(norm[0] - norm[1], list(CITYSCAPES_CLASSES),
                                            f"{which}: change in where each class's pixels go (points)", diverging=True))
         st.plotly_chart(cm_fig, key="pc_confusion", config={"displayModeBar": False})
     st.subheader("The boundary band on this image")

@@ -175,8 +175,9 @@ def test_figures_cells_and_click_layer():
     names = ["a", "b", "c", "d"]
     bars, delta = figures.per_class_figures(names, {"A": np.array([0.5, 0.2, np.nan, 0.9]),
                                                     "B": np.array([0.4, 0.6, np.nan, 0.9])})
-    assert list(delta.data[0].y) == ["a", "d", "b"]               # sorted by B − A; absent class c left out
-    np.testing.assert_allclose(delta.data[0].x, [-10, 0, 40])
+    assert list(delta.data[0].y) == ["b", "d", "a"]               # sorted by A − B, bottom up; absent c left out
+    np.testing.assert_allclose(delta.data[0].x, [-40, 0, 10])
+    assert delta.layout.title.text == "difference: A − B (points)"
     bars, delta = figures.per_class_figures(names, {"A": np.array([0.5, 0.2, np.nan, 0.9])})
     assert delta is None and list(bars.data[0].y) == ["b", "a", "d"]
 
