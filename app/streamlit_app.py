@@ -424,8 +424,8 @@ with tabs["Per class & contours"]:
                    f"mIoU {100 * ConfusionMatrix.from_matrix(bcm).compute()['miou']:.1f} %"
                    for r, cm, bcm in zip(chosen, scores["confusion"], scores["band_confusion"])]
         st.markdown(" · ".join(summary) + f" (1-step, {scores['n']} validation images)")
-        st.caption("One checkpoint each: where they differ is a demonstration, not evidence (a second seed can move a "
-                   "class by several points); the study's seeds carry the claims (Ablations tab).")
+        st.caption("One checkpoint (one seed) each: where they differ is a demonstration, not evidence; the study's "
+                   "seeds carry the claims (Ablations tab).")
         bars, delta = figures.per_class_figures(list(CITYSCAPES_CLASSES), ious)
         if delta is None:
             st.plotly_chart(bars, key="pc_bars", config={"displayModeBar": False})
