@@ -393,10 +393,14 @@ def validation_scores(where: str) -> dict | None:
         if c2.button(f"score {n} validation images with {names}", key=f"scan_{where}"):
             bar = st.progress(0.0, text="scoring…")
             t0 = time.perf_counter()
-            res = compare_models([load_run(r)[0] for r in chosen], val_dataset(data_root), len(CITYSCAPES_CLASSES),
-                          steps=1, limit=n,
-                          callback=lambda d, t: bar.progress(d / t, text=f"scoring image {d} of {t}"),
-                          keep_bytes=KEEP_BYTES)
+            try:
+                res = compare_models([load_run(r)[0] for r in chosen], val_dataset(data_root),
+                                     len(CITYSCAPES_CLASSES), steps=1, limit=n, keep_bytes=KEEP_BYTES,
+                                     callback=lambda d, t: bar.progress(d / t, text=f"scoring image {d} of {t}"))
+            except DatasetError as e:              # a broken image or label file: named, nothing kept
+                bar.empty()
+                st.error(f"scoring stopped: {e}")
+                return None
             bar.empty()
             done = {**res, "n": n, "seconds": time.perf_counter() - t0}
             store = scan_store()
@@ -478,9 +482,13 @@ with tabs["Side by side"]:
             options = [describe(k) for k in range(len(order))]
             pick = st.selectbox("validation image, most disagreement first", options, key="sbs_pick")
             idx = order[options.index(pick)]["index"]
-            s_rgb, s_label, _ = cached_val_sample(data_root, idx)
-            s_key = f"val:{data_root}:{idx}"
-            kept = scores["kept"].get(idx)
+            try:
+                s_rgb, s_label, _ = cached_val_sample(data_root, idx)
+                s_key = f"val:{data_root}:{idx}"
+                kept = scores["kept"].get(idx)
+            except DatasetError as e:              # the file changed since it was scored
+                st.error(str(e))
+                s_rgb = s_label = None
         elif rgb is not None:
             st.caption("Showing the sidebar's image" + ("; score the validation set (button above) to browse the images "
                        "where the two checkpoints disagree most." if data_root else "."))

@@ -152,6 +152,26 @@ def test_a_checkpoint_of_another_class_count_is_refused_by_the_scoring_views(dem
     assert any("context predicts 59 classes, not the 19" in c.value for c in at.caption)   # no IoU against 19
 
 
+def test_a_corrupt_validation_label_stops_scoring_with_its_name(demo_runs, tiny_root, tmp_path, monkeypatch):
+    import json
+    data = tmp_path / "synthcity"
+    shutil.copytree(tiny_root, data)
+    runs = tmp_path / "runs"
+    shutil.copytree(demo_runs, runs)
+    for js in runs.rglob("last.json"):                     # the runs read the copied data
+        m = json.loads(js.read_text())
+        m["config"]["root"] = str(data)
+        js.write_text(json.dumps(m))
+    bad = sorted((data / "gtFine" / "val").rglob("*_labelIds.png"))[1]
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    at = app_test(runs, monkeypatch)
+    at.query_params["a"], at.query_params["b"] = "baseline", "alternating/stage3"
+    at.run()
+    at.button(key="scan_per_class").click().run()
+    no_exceptions(at)
+    assert any("scoring stopped" in e.value and bad.name in e.value for e in at.error), [e.value for e in at.error]
+
+
 def test_figures_cells_and_click_layer():
     assert figures.cell_of(0, 0, (4, 8)) == (0, 0)
     assert figures.cell_of(41, 13, (4, 8)) == (2, 5)            # pixel (x 41, y 13) is nearest cell (2, 5)
