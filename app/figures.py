@@ -109,19 +109,27 @@ def colour_scale_html(label: str = "cosine", lo: float = -1, hi: float = 1, scal
             f'background:linear-gradient(to right, {stops})"></span>{hi_text}</div>')
 
 
-def neighbour_figure(grid: np.ndarray, truth: np.ndarray | None, title: str) -> go.Figure:
-    """The similarity subnet's 3×3 P(same label) around a cell; the text adds the truth (same / diff)."""
-    text = [[f"{grid[i, j]:.2f}" + ("" if truth is None or np.isnan(truth[i, j]) else
-                                     ("<br>same" if truth[i, j] == 1 else "<br>diff")) for j in range(3)]
-            for i in range(3)]
-    fig = go.Figure(go.Heatmap(z=grid, x=["-1", "0", "+1"], y=["-1", "0", "+1"], zmin=0, zmax=1,
-                               colorscale="Viridis", text=text, texttemplate="%{text}", showscale=False,
-                               hovertemplate="dy %{y}, dx %{x}: P(same) %{z:.2f}<extra></extra>"))
-    fig.update_yaxes(autorange="reversed", title="dy")
-    fig.update_xaxes(title="dx", side="top")
-    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=260, width=260,
-                      margin={"l": 40, "r": 10, "t": 70, "b": 10})
-    return fig
+def neighbour_html(grid: np.ndarray, truth: np.ndarray | None, title: str) -> str:
+    """The similarity subnet's 3×3 P(same label) around a cell as a small HTML table coloured like viridis (a table,
+    not a figure: it appears at once), each value with the truth under it (same / diff) where there is one."""
+    import html
+    from plotly.colors import sample_colorscale
+    rows = []
+    for i, dy in enumerate(("−1", "0", "+1")):
+        cells = [f'<th style="padding:0 6px;font-weight:normal">{dy}</th>']
+        for j in range(3):
+            v = float(np.clip(grid[i, j], 0, 1))
+            colour = sample_colorscale("Viridis", [v])[0]
+            ink = "white" if v < 0.6 else "black"
+            note = "" if truth is None or np.isnan(truth[i, j]) else ("same" if truth[i, j] == 1 else "diff")
+            cells.append(f'<td style="background:{colour};color:{ink};width:64px;height:44px;text-align:center;'
+                         f'border:1px solid white;line-height:1.2">{v:.2f}'
+                         + (f'<br><span style="font-size:0.8em">{note}</span>' if note else "") + "</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = ('<tr><th style="font-weight:normal;font-size:0.8em">dy \\ dx</th>'
+            + "".join(f'<th style="font-weight:normal">{dx}</th>' for dx in ("−1", "0", "+1")) + "</tr>")
+    return (f'<div style="font-size:0.9em"><b>{html.escape(title)}</b>'
+            f'<table style="border-collapse:collapse;margin-top:4px">{head}{"".join(rows)}</table></div>')
 
 
 def per_class_figures(names: list[str], iou: dict[str, np.ndarray]) -> tuple[go.Figure, go.Figure | None]:

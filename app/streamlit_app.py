@@ -329,8 +329,8 @@ def affinity_view(rgb: np.ndarray, label: np.ndarray | None, image_key: str) -> 
             else:
                 grid = viz.neighbour_grid(viz.similarity_probabilities(o["similarity"]), y, x)
                 truth = None if cells is None else viz.neighbour_truth(cells, y, x)
-                st.plotly_chart(figures.neighbour_figure(grid, truth, "similarity subnet: P(same label)"),
-                                key=f"aff_nb_{i}", config={"displayModeBar": False})
+                st.markdown(figures.neighbour_html(grid, truth, "similarity subnet: P(same label) around the cell"),
+                            unsafe_allow_html=True)
     st.caption(AFFINITY_CAPTION)
 
 

@@ -80,7 +80,7 @@ def affinity_click(rgb, outs, label_cells, cell):
         pio.to_json(figures.affinity_figure(rgb, amap, (y, x), "t"))
         if o.get("similarity") is not None:
             grid = viz.neighbour_grid(viz.similarity_probabilities(o["similarity"]), y, x)
-            pio.to_json(figures.neighbour_figure(grid, viz.neighbour_truth(label_cells, y, x), "t"))
+            figures.neighbour_html(grid, viz.neighbour_truth(label_cells, y, x), "t")
 
 
 def browse(rgb, label, preds, feats):

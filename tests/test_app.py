@@ -107,7 +107,7 @@ def test_researcher_views_affinity_per_class_side_by_side(demo_runs, monkeypatch
     same[2, 5] = False
     want = f"{cos[same].mean():.2f}; to cells of other classes: {cos[(cells != cells[2, 5]) & (cells != 255)].mean():.2f}"
     assert any(want in c.value for c in at.caption), [c.value for c in at.caption if "cosine" in c.value]
-    assert sum("P(same label)" in str(c.proto.spec) for c in at.get("plotly_chart")) == 1   # stage 3 has the subnet
+    assert sum("P(same label)" in m.value for m in at.markdown) == 1                # stage 3 has the subnet
     # per class: scoring the validation set gives evaluate()'s mIoU and boundary mIoU
     at.button(key="scan_per_class").click().run()
     no_exceptions(at)
@@ -192,6 +192,10 @@ def test_figures_cells_and_click_layer():
     assert tuple(figures.blend_map(black, np.array([[1.0]]), opacity=1)[0, 0]) == (103, 0, 31)
     assert tuple(figures.blend_map(np.full((8, 8, 3), 200, np.uint8), np.array([[5.0]]), opacity=0.5)[3, 3]) == \
         (152, 100, 116)                                   # clipped to +1, then half image, half colour
+    table = figures.neighbour_html(np.arange(9).reshape(3, 3) / 8, np.array([[1, 0, np.nan]] * 3), "t<x>")
+    import re
+    assert re.findall(r">(\d\.\d\d)<", table) == [f"{v / 8:.2f}" for v in range(9)]    # row-major, as OFFSETS
+    assert table.count(">same<") == 3 and table.count(">diff<") == 3 and "t&lt;x&gt;" in table
     names = ["a", "b", "c", "d"]
     bars, delta = figures.per_class_figures(names, {"A": np.array([0.5, 0.2, np.nan, 0.9]),
                                                     "B": np.array([0.4, 0.6, np.nan, 0.9])})
