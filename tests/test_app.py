@@ -64,7 +64,7 @@ def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
     import json
     meta = json.loads((demo_runs / "alternating" / "stage1" / "last.json").read_text())
     assert settings["width"] == str(meta["model"]["width"]) and settings["λ"] == str(meta["lam"])   # as they were set
-    assert sum("background:rgb(" in m.value for m in at.markdown) == 1                  # the class legend
+    assert sum("background:rgb(" in m.value and "traffic sign" in m.value for m in at.markdown) == 1  # class legend
     # compare two checkpoints, more test steps, a sample photo
     at.sidebar.selectbox(key="run_b").select_index(1)
     at.sidebar.select_slider(key="steps").set_value(16)
