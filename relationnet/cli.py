@@ -43,6 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", default=None, help="write the results here")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
+    co = sub.add_parser("compare", help="two checkpoints on the same validation images: per class, contours, "
+                                        "and the images where they disagree most")
+    co.add_argument("checkpoint_a")
+    co.add_argument("checkpoint_b")
+    co.add_argument("--steps", type=int, default=1, choices=(1, 4, 16, 64))
+    co.add_argument("--root", default=None, help="dataset folder (default: the one A was trained on)")
+    co.add_argument("--limit", type=int, default=0, help="the first N validation images only")
+    co.add_argument("--top", type=int, default=5, help="how many most-disagreeing images to list")
+    co.add_argument("--json", default=None, help="write the results here")
+    co.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+
     pr = sub.add_parser("predict", help="segment an image or a folder of images")
     pr.add_argument("checkpoint")
     pr.add_argument("input", help="an image file or a folder of images")
@@ -141,6 +152,59 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    """What the dashboard's per-class and side-by-side views show, as a command whose numbers anyone can rerun."""
+    import json
+
+    import numpy as np
+
+    from . import config as config_mod
+    from .data import build_dataset, class_names, eval_transform
+    from .engine.checkpoint import load_model
+    from .engine.evaluate import compare
+    from .engine.train import dataset_root, resolve_device
+    from .metrics import ConfusionMatrix
+    device = resolve_device(args.device)
+    (model_a, meta_a), (model_b, meta_b) = (load_model(c, device) for c in (args.checkpoint_a, args.checkpoint_b))
+    cfgs = [config_mod.from_dict({**m.get("config", {}), **({"root": args.root} if args.root else {})})
+            for m in (meta_a, meta_b)]
+    sets = [(c.dataset, int(m.get("model", {}).get("num_classes", c.num_classes))) for c, m in zip(cfgs, (meta_a, meta_b))]
+    if sets[0] != sets[1]:
+        raise ValueError(f"the two checkpoints predict different label sets ({sets[0][0]}, {sets[0][1]} classes vs "
+                         f"{sets[1][0]}, {sets[1][1]})")
+    cfg = cfgs[0]
+    vset = build_dataset(cfg.dataset, dataset_root(cfg), "val", "fine", eval_transform())
+    res = compare([model_a, model_b], vset, cfg.num_classes, steps=args.steps, limit=args.limit, device=device,
+                  progress=True)
+    names = class_names(cfg.dataset)
+    scores = [ConfusionMatrix.from_matrix(m).compute() for m in res["confusion"]]
+    bands = [ConfusionMatrix.from_matrix(m).compute()["miou"] for m in res["band_confusion"]]
+    n = len(res["images"])
+    print(f"{n} validation images, {args.steps}-step test (one checkpoint each: a demonstration, not evidence)")
+    for tag, path, sc, band in zip("AB", (args.checkpoint_a, args.checkpoint_b), scores, bands):
+        print(f"  {tag} {path}: mIoU {100 * sc['miou']:.1f}  boundary mIoU {100 * band:.1f}  "
+              f"pixel acc {100 * sc['pixel_acc']:.1f}")
+    iou = np.array([s["iou"] for s in scores], dtype=float) * 100
+    rows = [(names[c], iou[0, c], iou[1, c]) for c in range(len(names)) if not np.isnan(iou[:, c]).all()]
+    rows.sort(key=lambda r: -(np.nan_to_num(r[1]) - np.nan_to_num(r[2])))
+    print(f"\n{'class':<16} {'A IoU':>6} {'B IoU':>6} {'A − B':>6}")
+    for name, a, b in rows:
+        print(f"{name:<16} {a:6.1f} {b:6.1f} {np.nan_to_num(a) - np.nan_to_num(b):+6.1f}")
+    order = sorted(res["images"], key=lambda im: -(im["only"][0] + im["only"][1]) / max(im["scored"], 1))
+    print(f"\nimages where they disagree most (% of scored pixels right in one only):")
+    for im in order[:args.top]:
+        a, b = (100 * v / max(im["scored"], 1) for v in im["only"])
+        print(f"  val {im['index']:<4} {im['name']}: {a + b:.1f} % (only A {a:.1f} %, only B {b:.1f} %)")
+    if args.json:
+        from .engine.checkpoint import atomic_write_text
+        out = {"checkpoints": [args.checkpoint_a, args.checkpoint_b], "steps": args.steps, "images": n,
+               "miou": [s["miou"] for s in scores], "boundary_miou": bands, "classes": list(names),
+               "iou": [s["iou"] for s in scores], "confusion": [m.tolist() for m in res["confusion"]],
+               "per_image": order}
+        atomic_write_text(args.json, json.dumps(out, indent=1))
+    return 0
+
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
@@ -226,8 +290,8 @@ def cmd_info(args) -> int:
     return 0
 
 
-COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "predict": cmd_predict, "demo": cmd_demo,
-            "study": cmd_study, "info": cmd_info}
+COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "compare": cmd_compare, "predict": cmd_predict,
+            "demo": cmd_demo, "study": cmd_study, "info": cmd_info}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,17 +22,6 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import figures  # noqa: E402
 import helpers  # noqa: E402
-from relationnet.engine.demo import run_demo  # noqa: E402
-
-TINY_DEMO = {"iters_per_epoch": 2, "epochs": 1, "const_epochs": 1, "stage_epochs": [1, 1, 1], "crop": [64, 128],
-             "val_limit": 6, "eval_every": 1}
-
-
-@pytest.fixture(scope="session")
-def demo_runs(tiny_root, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "demo"
-    run_demo(out, size="ci", root=str(tiny_root), device="cpu", app=False, progress=False, extra=TINY_DEMO)
-    return out
 
 
 def app_test(runs_dir, monkeypatch):

@@ -1,6 +1,8 @@
 import subprocess
 import sys
 
+import pytest
+
 import relationnet as rn
 from relationnet.cli import main
 
@@ -23,3 +25,32 @@ def test_data_synthcity_cli(tmp_path, capsys):
 def test_console_script_help():
     r = subprocess.run([sys.executable, "-m", "relationnet.cli", "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "data" in r.stdout
+
+
+def test_compare_cli_matches_evaluate_and_refuses_other_label_sets(demo_runs, tmp_path, capsys):
+    import json
+
+    from relationnet.data import build_dataset, eval_transform
+    from relationnet.engine.checkpoint import load_model, save_checkpoint
+    from relationnet.engine.evaluate import evaluate
+    a, b = str(demo_runs / "alternating" / "stage3" / "last"), str(demo_runs / "baseline" / "last")
+    out = tmp_path / "cmp.json"
+    assert main(["compare", a, b, "--json", str(out), "--top", "3"]) == 0
+    printed = capsys.readouterr().out
+    res = json.loads(out.read_text())
+    for path, miou, band in zip((a, b), res["miou"], res["boundary_miou"]):
+        model, meta = load_model(path)
+        ds = build_dataset("synthcity", meta["config"]["root"], "val", "fine", eval_transform())
+        ev = evaluate(model, ds, 19, steps=1, progress=False)
+        assert miou == pytest.approx(ev["miou"]) and band == pytest.approx(ev["boundary_miou"])
+        assert f"mIoU {100 * ev['miou']:.1f}  boundary mIoU {100 * ev['boundary_miou']:.1f}" in printed
+    shares = [(im["only"][0] + im["only"][1]) / im["scored"] for im in res["per_image"]]
+    assert shares == sorted(shares, reverse=True) and len(res["per_image"]) == res["images"]
+    assert printed.count("  val ") == 3
+    # a head of another class count beside it: a clear error, exit 2
+    meta = json.loads((demo_runs / "baseline" / "last.json").read_text())
+    model_cfg = {**meta["model"], "num_classes": 59}
+    save_checkpoint(tmp_path / "ctx", rn.models.RelationNet(**{**model_cfg, "pretrained": None}),
+                    {k: v for k, v in {**meta, "model": model_cfg}.items() if k not in ("format", "sha256")})
+    assert main(["compare", a, str(tmp_path / "ctx")]) == 2
+    assert "different label sets (synthcity, 19 classes vs synthcity, 59)" in capsys.readouterr().err
