@@ -35,6 +35,7 @@ from relationnet.data.labels import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE  # no
 from relationnet.engine.checkpoint import CheckpointError, load_model  # noqa: E402
 from relationnet.engine.demo import PAPER  # noqa: E402
 from relationnet.engine.evaluate import BAND_WIDTH, boundary_band, feature_alignment  # noqa: E402
+from relationnet.engine.evaluate import by_disagreement  # noqa: E402
 from relationnet.engine.evaluate import compare as compare_models  # noqa: E402
 from relationnet.inference import predict  # noqa: E402
 from relationnet.losses.scl import labels_at_output  # noqa: E402
@@ -472,7 +473,7 @@ with tabs["Side by side"]:
         scores = validation_scores("side_by_side") if data_root else None
         s_rgb, s_label, s_key, kept = rgb, label, image_key, None
         if scores:
-            order = sorted(scores["images"], key=lambda im: -(im["only"][0] + im["only"][1]) / max(im["scored"], 1))
+            order = by_disagreement(scores["images"])
 
             def describe(k: int) -> str:
                 im = order[k]

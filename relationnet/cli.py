@@ -161,7 +161,7 @@ def cmd_compare(args) -> int:
     from . import config as config_mod
     from .data import build_dataset, class_names, eval_transform
     from .engine.checkpoint import load_model
-    from .engine.evaluate import compare
+    from .engine.evaluate import by_disagreement, compare
     from .engine.train import dataset_root, resolve_device
     from .metrics import ConfusionMatrix
     device = resolve_device(args.device)
@@ -190,7 +190,7 @@ def cmd_compare(args) -> int:
     print(f"\n{'class':<16} {'A IoU':>6} {'B IoU':>6} {'A − B':>6}")
     for name, a, b in rows:
         print(f"{name:<16} {a:6.1f} {b:6.1f} {np.nan_to_num(a) - np.nan_to_num(b):+6.1f}")
-    order = sorted(res["images"], key=lambda im: -(im["only"][0] + im["only"][1]) / max(im["scored"], 1))
+    order = by_disagreement(res["images"])
     print(f"\nimages where they disagree most (% of scored pixels right in one only):")
     for im in order[:args.top]:
         a, b = (100 * v / max(im["scored"], 1) for v in im["only"])

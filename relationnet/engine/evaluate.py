@@ -227,6 +227,12 @@ def compare(models: list, dataset, num_classes: int, steps: int = 1, band_width:
             "images": images, "kept": kept}
 
 
+def by_disagreement(images: list[dict]) -> list[dict]:
+    """:func:`compare`'s per-image rows, the images where two models differ most first: by the share of scored pixels
+    that exactly one of them gets right."""
+    return sorted(images, key=lambda im: -(im["only"][0] + im["only"][1]) / max(im["scored"], 1))
+
+
 def _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, images, caught, kept, kept_bytes,
                  keep_bytes) -> int:
     item = dataset[i]
