@@ -17,8 +17,8 @@ STRIDE = 8
 
 
 def jpeg_uri(rgb: np.ndarray, quality: int = 90) -> str:
-    """An (H, W, 3) uint8 image as a JPEG data URI: a background that costs a fraction of a PNG to send and decode
-    (a 256×512 photo: ~0.45 MB of figure JSON as PNG, ~0.13 MB as JPEG)."""
+    """An (H, W, 3) uint8 image as a JPEG data URI: a background that costs a fraction of a PNG to send
+    (a 256×512 photo: figure JSON of 86 kB, not 285 kB; ``benchmarks/dashboard_interaction.py --browser``)."""
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(rgb)).save(buf, "JPEG", quality=quality)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
@@ -33,8 +33,8 @@ def cell_of(x: float, y: float, shape: tuple[int, int]) -> tuple[int, int]:
 def _pick_layer(h: int, w: int, values: np.ndarray | None = None) -> go.Scatter:
     """One invisible point per output cell: what a click lands on (Streamlit reports clicks on scatter points, not
     on heat maps or images); it also carries the hover text (the value under the cursor). Empty text points, not
-    transparent markers: the browser draws 2048 markers (a 256×512 image) in ~3× the time of the whole figure
-    without them (measured in headless Chromium), and empty text draws nothing."""
+    transparent markers: a figure with 2048 markers (a 256×512 image) takes the browser ~2.7× as long to draw
+    (``benchmarks/dashboard_interaction.py --browser``), and empty text draws nothing."""
     yy, xx = np.mgrid[0:h, 0:w]
     hover = ("pixel (%{y}, %{x})<extra></extra>" if values is None else
              "pixel (%{y}, %{x})<br>cos %{customdata:.2f}<extra></extra>")

@@ -10,7 +10,9 @@ What one click costs, measured three ways on the same two checkpoints (demo stag
   features come from the scoring pass; PCA for both, overlays, error and agreement maps, PNG-encoded.
 * ``browse unscored image``: the same with both models run (1-step) — what a click costs without the scores.
 * ``browser: click → map`` (with ``--browser`` where Debian's chromium and chromium-driver are installed): a real
-  click on the affinity map of a running dashboard, timed until the page shows the clicked cell.
+  click on the affinity map of a running dashboard, timed in the page until both maps name the clicked cell; then a
+  second table: the affinity figure as drawn against the designs it replaced (transparent markers for the clickable
+  cells, a PNG background, a heat-map trace with a colour bar), each drawn by Plotly alone, and their JSON sizes.
 
     python benchmarks/dashboard_interaction.py [--runs runs/demo] [--repeats 20] [--browser]
 """
@@ -189,6 +191,62 @@ def browser_clicks(runs: Path, rgb: np.ndarray, clicks: int) -> float | str:
         server.wait(10)
 
 
+def figure_variants(rgb: np.ndarray, aff: np.ndarray) -> dict:
+    """The affinity figure as drawn, and the designs it replaced, for a side-by-side drawing time in the browser."""
+    import base64
+
+    import plotly.graph_objects as go
+    fig = figures.affinity_figure(rgb, aff, (3, 4), "t")
+    png = "data:image/png;base64," + base64.b64encode(encode_png(figures.blend_map(rgb, aff))).decode()
+    markers = go.Figure(fig)
+    markers.update_traces(selector={"name": "cells"}, mode="markers", text=None,
+                          marker={"size": figures.STRIDE, "opacity": 0.01, "color": "white"})
+    png_fig = go.Figure(fig)
+    png_fig.update_traces(selector={"type": "image"}, source=png)
+    heat = go.Figure(fig)
+    heat.add_trace(go.Heatmap(z=aff, x=figures.STRIDE * np.arange(aff.shape[1]), y=figures.STRIDE *
+                              np.arange(aff.shape[0]), zmin=-1, zmax=1, colorscale="RdBu_r", opacity=0.6,
+                              colorbar={"title": "cos"}, hoverinfo="skip"))
+    return {"as drawn (text points, JPEG, blended map)": fig, "transparent markers for the cells": markers,
+            "PNG background": png_fig, "+ heat-map trace with colour bar": heat}
+
+
+def figure_draw_times(variants: dict, repeats: int = 9) -> list[dict] | str:
+    """Median Plotly.newPlot time of each figure in headless Chromium, one page, plotly.js from the installed plotly."""
+    chromium, driver_bin = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+    if not (chromium and driver_bin):
+        return "no chromium"
+    import json
+
+    import plotly
+    from selenium import webdriver
+    tmp = Path(tempfile.mkdtemp())
+    js = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()
+    specs = {k: json.loads(pio.to_json(f)) for k, f in variants.items()}
+    (tmp / "page.html").write_text("<html><body><div id=p style='width:420px;height:250px'></div><script>" + js +
+                                   "</script><script>window.FIGS=" + json.dumps(specs) + ";</script></body></html>")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp / 'profile'}"):
+        opts.add_argument(arg)
+    d = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_bin), options=opts)
+    try:
+        d.get((tmp / "page.html").as_uri())
+        rows = []
+        for name in variants:
+            ms = d.execute_async_script("""
+                const [k, n, done] = arguments; const f = window.FIGS[k]; const el = document.getElementById('p');
+                (async () => { const ts = [];
+                  for (let i = 0; i < n; i++) { Plotly.purge(el); const t = performance.now();
+                    await Plotly.newPlot(el, f.data, f.layout); ts.push(performance.now() - t); }
+                  done(ts); })();""", name, repeats)
+            rows.append({"figure": name, "draw ms (median)": statistics.median(ms),
+                         "JSON kB": len(pio.to_json(variants[name])) / 1000})
+        return rows
+    finally:
+        d.quit()
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--runs", default=str(REPO / "runs" / "demo"))
@@ -227,6 +285,11 @@ def main(argv=None):
         r["checkpoints"] = source
     report(f"Dashboard interaction at {H}×{W}, two checkpoints (CPU, {torch.get_num_threads()} threads; "
            "target ≤ 0.5 s click to picture)", rows, a.json)
+    if a.browser:                 # why the figure is built the way it is: the designs it replaced, drawn side by side
+        drawn = figure_draw_times(figure_variants(rgb, viz.cosine_affinity(outs[0]["features"], H // 16, W // 16)))
+        if isinstance(drawn, list):
+            report(f"One affinity figure drawn by Plotly in headless Chromium ({H}×{W} image)", drawn,
+                   str(Path(a.json).with_name(Path(a.json).stem + "_figures.json")))
 
 
 if __name__ == "__main__":
