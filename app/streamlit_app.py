@@ -410,8 +410,8 @@ def validation_scores(where: str) -> dict | None:
                 store.popitem(last=False)
             st.rerun()
     if done is None:
-        st.caption("Scoring runs each checkpoint once over the validation images (1-step test); it is kept for this "
-                   "session.")
+        st.caption("Scoring runs each checkpoint once over the validation images (1-step test); the result is kept "
+                   "while the dashboard runs.")
     return done
 
 

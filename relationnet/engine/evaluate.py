@@ -207,22 +207,11 @@ def compare(models: list, dataset, num_classes: int, steps: int = 1, band_width:
     cms = [ConfusionMatrix(num_classes) for _ in models]
     band_cms = [ConfusionMatrix(num_classes) for _ in models]
     images, kept, kept_bytes = [], {}, 0
-    caught: dict[int, torch.Tensor] = {}
-    def catch(k):
-        def hook(module, inputs, out):
-            if isinstance(out, dict) and out.get("features") is not None:
-                caught[k] = out["features"][0]
-        return hook
-    hooks = [m.register_forward_hook(catch(k)) for k, m in enumerate(models)] if keep_bytes and steps == 1 else []
-    try:
-        for i in tqdm(range(n), desc="compare", leave=False, disable=not progress):
-            kept_bytes = _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, images, caught,
-                                      kept, kept_bytes, keep_bytes)
-            if callback is not None:
-                callback(i + 1, n)
-    finally:
-        for h in hooks:
-            h.remove()
+    for i in tqdm(range(n), desc="compare", leave=False, disable=not progress):
+        kept_bytes = _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, images, kept,
+                                  kept_bytes, keep_bytes)
+        if callback is not None:
+            callback(i + 1, n)
     return {"confusion": [c.mat.numpy() for c in cms], "band_confusion": [c.mat.numpy() for c in band_cms],
             "images": images, "kept": kept}
 
@@ -233,7 +222,20 @@ def by_disagreement(images: list[dict]) -> list[dict]:
     return sorted(images, key=lambda im: -(im["only"][0] + im["only"][1]) / max(im["scored"], 1))
 
 
-def _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, images, caught, kept, kept_bytes,
+class _KeepOutput(torch.nn.Module):
+    """Runs a model and keeps its last output (a wrapper per call: nothing is attached to a model that other
+    threads, e.g. other dashboard sessions, may be running)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.out = model, None
+
+    def forward(self, x):
+        self.out = self.model(x)
+        return self.out
+
+
+def _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, images, kept, kept_bytes,
                  keep_bytes) -> int:
     item = dataset[i]
     x, lab = item["image"][None].to(device), torch.as_tensor(item["label"])[None]
@@ -241,14 +243,15 @@ def _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, i
     band = boundary_band(lab, band_width)
     band_lab = torch.where(band, lab, torch.full_like(lab, IGNORE_INDEX))
     right, outs = [], []
-    for k, (m, cm, bcm) in enumerate(zip(models, cms, band_cms)):
-        caught.pop(k, None)
-        pred = predict(m, x, steps=steps).argmax(1).cpu()
+    for m, cm, bcm in zip(models, cms, band_cms):
+        run = _KeepOutput(m) if keep_bytes and steps == 1 else m      # 1-step: one forward, the whole image
+        pred = predict(run, x, steps=steps).argmax(1).cpu()
         cm.update(pred, lab)
         bcm.update(pred, band_lab)
         right.append((pred == lab) & valid)
-        feat = caught.get(k)
-        outs.append((pred[0].to(torch.uint8).numpy(), None if feat is None else feat.detach().cpu().half()))
+        out = getattr(run, "out", None) if run is not m else None
+        feat = out.get("features") if isinstance(out, dict) else None
+        outs.append((pred[0].to(torch.uint8).numpy(), None if feat is None else feat[0].detach().cpu().half()))
     stack = torch.stack(right)
     only = [int((stack[k] & ~torch.cat([stack[:k], stack[k + 1:]]).any(0)).sum()) for k in range(len(models))]
     images.append({"index": i, "name": item["name"], "scored": int(valid.sum()),
