@@ -85,7 +85,7 @@ def cached_outputs(path: str, mtime: float, image_key: str, _rgb: np.ndarray, st
 def load_run(run: helpers.Run):
     """(model, meta) or None with the error shown; the rest of the app keeps working."""
     if run.error:
-        st.error(run.error)
+        st.error(helpers.shown(run.error, RUNS_DIR))
         return None
     try:
         return cached_model(str(run.checkpoint), run.checkpoint.with_suffix(".safetensors").stat().st_mtime)
@@ -137,6 +137,9 @@ if default is None:
     default = next((i for i, r in enumerate(runs) if r.key.endswith("stage1")), 0)
 run_a = labels[st.sidebar.selectbox("checkpoint", list(labels), index=default, key="run_a")]
 others = ["(none)"] + [k for k in labels if labels[k] is not run_a]
+# the comparison of Fig. 1 by default: against the OHEM baseline when the folder has one (a link may name another)
+wanted_b = wanted_b or ("baseline" if run_a.key != "baseline" and
+                        any(r.key == "baseline" and r.error is None for r in runs) else None)
 compare = st.sidebar.selectbox("compare with", others, key="run_b",
                                index=next((i for i, k in enumerate(others) if labels.get(k) and
                                            labels[k].key == wanted_b), 0))

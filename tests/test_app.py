@@ -41,6 +41,7 @@ def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
     assert len(at.tabs) == 9
     assert not at.error, [e.value for e in at.error]
     assert at.sidebar.selectbox(key="run_a").value.startswith("alternating/stage1")
+    assert at.sidebar.selectbox(key="run_b").value.startswith("baseline")    # Fig. 1's comparison by default
     md = " ".join(m.value for m in at.markdown)
     assert "Demo results" in md and "77.39" in md                     # ablation table next to the paper's
     assert any("feature alignment" in m.label for m in at.metric)      # embedding tab
@@ -48,8 +49,8 @@ def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
     metric_tables = [t.value for t in at.table if "mIoU %" in t.value.columns]
     cells = [str(v) for t in metric_tables for v in t.drop(columns="test").to_numpy().ravel()]
     assert cells and all(re.fullmatch(r"\d+\.\d", c) for c in cells), cells           # metrics: one decimal
-    settings = {r["setting"]: r["value"] for t in at.table if "setting" in t.value.columns
-                for r in t.value.to_dict("records")}
+    settings = {r["setting"]: r["value"] for r in next(t for t in at.table if "setting" in t.value.columns)
+                .value.to_dict("records")}                      # the first table: the chosen checkpoint's
     import json
     meta = json.loads((demo_runs / "alternating" / "stage1" / "last.json").read_text())
     assert settings["width"] == str(meta["model"]["width"]) and settings["λ"] == str(meta["lam"])   # as they were set
@@ -214,6 +215,11 @@ def test_corrupt_checkpoint_is_named_and_the_rest_works(demo_runs, tmp_path, mon
                                                      if o.startswith("alternating/stage2 "))).run()
     no_exceptions(at)
     assert any("stage2/last.safetensors" in e.value for e in at.error)
+    assert at.sidebar.selectbox(key="run_b").value == "(none)"       # an unreadable baseline is not the default
+    at.sidebar.selectbox(key="run_b").set_value(next(o for o in at.sidebar.selectbox(key="run_b").options
+                                                     if o.startswith("baseline "))).run()
+    no_exceptions(at)
+    assert any("baseline/last.json is not a readable checkpoint" in e.value for e in at.error)
     shown = [e.value for e in at.error] + [w.value for w in at.sidebar.warning] + [c.value for c in at.sidebar.caption]
     assert not [t for t in shown if str(tmp_path) in t], shown          # paths relative to the runs folder
 
@@ -240,7 +246,8 @@ def test_any_runs_folder_each_bad_entry_one_line_the_good_runs_work(demo_runs, t
     at = app_test(runs, monkeypatch).run()
     no_exceptions(at)
     options = at.sidebar.selectbox(key="run_a").options
-    assert at.sidebar.selectbox(key="run_a").value.startswith("alternating/stage1")             # a good run works
+    assert at.sidebar.selectbox(key="run_a").value.startswith("alternating/stage1")
+    assert at.sidebar.selectbox(key="run_b").value.startswith("baseline")    # Fig. 1's comparison by default             # a good run works
     assert not at.error, [e.value for e in at.error]                                           # and renders
     assert not any(o.startswith(("empty", "half", "loop")) for o in options)
     for key, where, message in (("alternating/stage2", "error", "invalid model"),
