@@ -137,7 +137,7 @@ def study_claims(results: Path, ids: list[str] | None = None) -> list[dict]:
     under ``results``; ``ids`` picks claims, in that order."""
     from .engine import study
     seeds = study.SEEDS if size() == "full" else 2
-    rows = {r["claim"]: r for r in study.claim_table(study.load_records(Path(results), seeds), seeds)}
+    rows = {r["claim"]: r for r in study.claim_table(study.load_records(Path(results), seeds), seeds, size())}
     return [rows[i] for i in (ids or list(rows))]
 
 

@@ -97,3 +97,20 @@ def test_claim_rows_name_the_seeds_they_pair():
     shuffled = dict(reversed(list(records.items())))
     assert study.arm_values(shuffled, "A3") == pytest.approx([30.0, 31.0, 33.0])
     assert study.arm_values(shuffled, "C1") == []
+
+
+
+def test_an_arm_cut_by_the_budget_is_planned_for_its_seeds_only_and_its_claims_say_cut():
+    assert study.CUT == {"D4": 1}                                     # METHOD.md, Changes (2026-11-29)
+    assert study.seeds_for("D4", 5) == 1 and study.seeds_for("D1", 5) == 5
+    assert study.seeds_for("D4", 5, size="ci") == 5                   # the CI-size study is not cut
+
+    def rec(v):
+        return {"metrics": {"step1": {"miou": v / 100}}}
+    records = {(a, s): rec(30.0 + s) for a in ("D1", "D4") for s in range(1)}
+    rows = {r["claim"]: r for r in study.claim_table(records, 5)}
+    assert rows["Alt-NoSCLcoarse"]["verdict"].startswith("cut by the budget (D4")
+    assert rows["Alt-NoSCLcoarse"]["n"] == 1                          # what it has is still shown
+    assert rows["Alt-Stage3"]["verdict"].startswith("pending")
+    d4 = next(line for line in study.describe(results="nowhere").splitlines() if line.startswith("D4"))
+    assert "0/1" in d4 and "cut by the budget" in d4

@@ -57,6 +57,15 @@ class Arm:
     train_steps: int = 0         # training steps this arm adds (for the progress bar and the budget)
 
 
+#: Arms cut by the budget check after seed 0 (METHOD.md, Changes): arm -> the number of seeds it runs (full size).
+CUT = {"D4": 1}
+
+
+def seeds_for(arm_id: str, seeds: int, size: str = "full") -> int:
+    """How many of ``seeds`` an arm runs: all of them, unless the full-size study cut it (``CUT``)."""
+    return min(seeds, CUT.get(arm_id, seeds)) if size == "full" else seeds
+
+
 def arms(size: str = "full") -> list[Arm]:
     """The arms of METHOD.md, in the order a seed runs them."""
     z = SIZES[size]
@@ -208,6 +217,8 @@ def _run_study(out: Path, results: Path, seeds: int, only, size: str, root, devi
     pending = []
     for seed in range(seeds):
         for arm in chosen:
+            if seed >= seeds_for(arm.id, seeds, size):
+                continue
             cfg = arm_config(arm, seed, size, root, {**(extra or {}), "device": device})
             rec = read_record(record_path(results, arm.id, seed))
             if rec is None or rec.get("fingerprint") != fingerprint(cfg):
@@ -289,8 +300,9 @@ def arm_values(records: dict, arm: str, metric: str = "step1.miou") -> list[floa
     return [metric_value(r, metric) for (a, s), r in sorted(records.items()) if a == arm]
 
 
-def claim_table(records: dict, seeds: int) -> list[dict]:
-    """``records[(arm, seed)] -> record``: one row per claim with the paired statistics."""
+def claim_table(records: dict, seeds: int, size: str = "full") -> list[dict]:
+    """``records[(arm, seed)] -> record``: one row per claim with the paired statistics; a claim on an arm the
+    budget cut (``CUT``) reads *cut* (the seeds it has are shown, never a verdict)."""
     rows = []
     for c in CLAIMS:
         diffs, arm_vals, ref_vals, seeds_used = [], [], [], []
@@ -312,6 +324,9 @@ def claim_table(records: dict, seeds: int) -> list[dict]:
                      "arm_mean": _mean(arm_vals), "arm_sd": _sd(arm_vals), "ref_mean": _mean(ref_vals),
                      "ref_sd": _sd(ref_vals), "diffs": diffs, "arm_values": arm_vals, "ref_values": ref_vals, "seeds": seeds_used,
                      **ci, "verdict": verdict(ci, 1, seeds)})
+        cut = [a for a in (c.arm, c.ref, c.arm2, c.ref2) if a and seeds_for(a, seeds, size) < seeds]
+        if cut:
+            rows[-1]["verdict"] = f"cut by the budget ({', '.join(cut)}: METHOD.md, Changes)"
     return rows
 
 
@@ -337,7 +352,7 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
     """Write ``results.json`` and ``README.md`` (and figures, when records exist) from the committed records."""
     results = Path(results)
     records = load_records(results, seeds)
-    rows = claim_table(records, seeds)
+    rows = claim_table(records, seeds, size)
     # training time from the logs plus this call's evaluation; a run reused from an earlier folder counts its training
     total_s = sum(max(r.get("seconds", 0.0), r.get("train_seconds", 0.0)) for r in records.values())
     summary = {"seeds_planned": seeds, "size": size, "records": len(records), "run_seconds_total": round(total_s, 1),
@@ -352,7 +367,7 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
              "other side, *inconclusive* otherwise). Differences in points of % (the alignment score in its own units); "
              "δ_min is the smallest effect these seeds could detect (80 % power). Until every seed has landed a row says "
              "*pending* and shows what has.", "",
-             f"Records: {len(records)} of {len(arms(size)) * seeds} planned runs; their measured time (training from "
+             f"Records: {len(records)} of {sum(seeds_for(a.id, seeds, size) for a in arms(size))} planned runs; their measured time (training from "
              f"the runs' logs, or training and evaluation when they ran in one call): {total_s / 3600:.2f} h on the "
              f"machines that ran them.", "",
              "| claim | test | paper | ours: arm | ours: reference | paired difference [95 % CI] | δ_min | n | verdict |",
@@ -444,6 +459,8 @@ def describe(size: str = "full", results: str | Path = "docs/study", seeds: int 
     lines = ["arm  new training steps  seeds landed  title"]
     for a in arms(size):
         landed = sum(1 for s in range(seeds) if record_path(results, a.id, s).is_file())
-        lines.append(f"{a.id:4s} {a.train_steps:18d}  {landed}/{seeds}          {a.title}")
+        planned = seeds_for(a.id, seeds, size)
+        lines.append(f"{a.id:4s} {a.train_steps:18d}  {landed}/{planned}          {a.title}"
+                     + (" (cut by the budget: METHOD.md, Changes)" if planned < seeds else ""))
     lines += ["", "claims:"] + [f"  {c.id}: {c.arm} − {c.ref} ({c.metric}); paper {c.paper}" for c in CLAIMS]
     return "\n".join(lines)
