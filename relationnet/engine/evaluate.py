@@ -208,8 +208,29 @@ def compare(models: list, dataset, num_classes: int, steps: int = 1, band_width:
     band_cms = [ConfusionMatrix(num_classes) for _ in models]
     images, kept, kept_bytes = [], {}, 0
     for i in tqdm(range(n), desc="compare", leave=False, disable=not progress):
-        kept_bytes = _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, images, kept,
-                                  kept_bytes, keep_bytes)
+        item = dataset[i]
+        x, lab = item["image"][None].to(device), torch.as_tensor(item["label"])[None]
+        valid = lab != IGNORE_INDEX
+        band = boundary_band(lab, band_width)
+        band_lab = torch.where(band, lab, torch.full_like(lab, IGNORE_INDEX))
+        right, outs = [], []
+        for m, cm, bcm in zip(models, cms, band_cms):
+            run = _KeepOutput(m) if keep_bytes and steps == 1 else m      # 1-step: one forward, the whole image
+            pred = predict(run, x, steps=steps).argmax(1).cpu()
+            cm.update(pred, lab)
+            bcm.update(pred, band_lab)
+            right.append((pred == lab) & valid)
+            out = run.out if run is not m else None
+            feat = out.get("features") if isinstance(out, dict) else None
+            outs.append((pred[0].to(torch.uint8).numpy(), None if feat is None else feat[0].detach().cpu().half()))
+        stack = torch.stack(right)
+        only = [int((stack[k] & ~torch.cat([stack[:k], stack[k + 1:]]).any(0)).sum()) for k in range(len(models))]
+        images.append({"index": i, "name": item["name"], "scored": int(valid.sum()),
+                       "correct": [int(r.sum()) for r in right], "only": only})
+        size = sum(p.nbytes + (0 if f is None else f.numel() * 2) for p, f in outs)
+        if keep_bytes and kept_bytes + size <= keep_bytes:
+            kept[i] = outs
+            kept_bytes += size
         if callback is not None:
             callback(i + 1, n)
     return {"confusion": [c.mat.numpy() for c in cms], "band_confusion": [c.mat.numpy() for c in band_cms],
@@ -235,29 +256,3 @@ class _KeepOutput(torch.nn.Module):
         return self.out
 
 
-def _compare_one(models, dataset, i, steps, band_width, device, cms, band_cms, images, kept, kept_bytes,
-                 keep_bytes) -> int:
-    item = dataset[i]
-    x, lab = item["image"][None].to(device), torch.as_tensor(item["label"])[None]
-    valid = lab != IGNORE_INDEX
-    band = boundary_band(lab, band_width)
-    band_lab = torch.where(band, lab, torch.full_like(lab, IGNORE_INDEX))
-    right, outs = [], []
-    for m, cm, bcm in zip(models, cms, band_cms):
-        run = _KeepOutput(m) if keep_bytes and steps == 1 else m      # 1-step: one forward, the whole image
-        pred = predict(run, x, steps=steps).argmax(1).cpu()
-        cm.update(pred, lab)
-        bcm.update(pred, band_lab)
-        right.append((pred == lab) & valid)
-        out = getattr(run, "out", None) if run is not m else None
-        feat = out.get("features") if isinstance(out, dict) else None
-        outs.append((pred[0].to(torch.uint8).numpy(), None if feat is None else feat[0].detach().cpu().half()))
-    stack = torch.stack(right)
-    only = [int((stack[k] & ~torch.cat([stack[:k], stack[k + 1:]]).any(0)).sum()) for k in range(len(models))]
-    images.append({"index": i, "name": item["name"], "scored": int(valid.sum()),
-                   "correct": [int(r.sum()) for r in right], "only": only})
-    size = sum(p.nbytes + (0 if f is None else f.numel() * 2) for p, f in outs)
-    if keep_bytes and kept_bytes + size <= keep_bytes:
-        kept[i] = outs
-        kept_bytes += size
-    return kept_bytes
