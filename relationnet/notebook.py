@@ -132,6 +132,17 @@ def study_dir(only: list[str] | None = None) -> Path:
     return results
 
 
+def study_table_ii():
+    """Table II in miniature (scratch vs ImageNet, with and without the relation module, mean ± sd over seeds) from
+    the committed study records, as Markdown for ``display``."""
+    from IPython.display import Markdown
+    from .engine import study
+    records = study.load_records(project_dir() / "docs" / "study", study.SEEDS)
+    if not records:
+        return Markdown("The study (docs/study) has no records yet: run `relationnet study`.")
+    return Markdown("\n".join(study.table_ii_lines(records)))
+
+
 def study_claims(results: Path, ids: list[str] | None = None) -> list[dict]:
     """The study's paired statistics per claim (see :func:`relationnet.engine.study.claim_table`) from the records
     under ``results``; ``ids`` picks claims, in that order."""

@@ -3,6 +3,8 @@ protocol end to end at a tiny size (two seeds), resumable and skipping what has 
 import json
 import math
 
+import numpy as np
+
 import pytest
 from conftest import tiny_overrides
 from scipy import stats
@@ -114,3 +116,34 @@ def test_an_arm_cut_by_the_budget_is_planned_for_its_seeds_only_and_its_claims_s
     assert rows["Alt-Stage3"]["verdict"].startswith("pending")
     d4 = next(line for line in study.describe(results="nowhere").splitlines() if line.startswith("D4"))
     assert "0/1" in d4 and "cut by the budget" in d4
+
+
+def test_arm_summary_and_table_ii_match_a_hand_computation():
+    """Mean and sample standard deviation per arm as numpy computes them; Table II picks A2/A3/B1/B2."""
+    def rec(miou, macc):
+        return {"metrics": {"step1": {"miou": miou / 100, "mean_acc": macc / 100}}}
+    vals = {"A2": [33.0, 35.0, 34.0], "A3": [36.0, 35.5], "B1": [6.0], "B2": []}
+    records = {(a, s): rec(v, v + 7) for a, vs in vals.items() for s, v in enumerate(vs)}
+    s = study.arm_summary(records, "A2")
+    assert s["n"] == 3 and s["mean"] == pytest.approx(34.0) and s["sd"] == pytest.approx(np.std([33, 35, 34], ddof=1))
+    assert study.arm_summary(records, "B1")["n"] == 1 and np.isnan(study.arm_summary(records, "B1")["sd"])
+    assert study.arm_summary(records, "B2")["n"] == 0
+    rows = {(r["init"], r["model"]): r for r in study.table_ii(records)}
+    assert rows[("ImageNet", "+ Relation")]["arm"] == "A3"
+    assert rows[("ImageNet", "+ Relation")]["step1.mean_acc"]["mean"] == pytest.approx(42.75)
+    assert rows[("scratch", "OHEM baseline")]["step1.miou"]["values"] == pytest.approx([6.0])
+
+
+def test_the_results_page_names_the_interaction_and_shows_table_ii(tmp_path):
+    for arm, s, v in (("A2", 0, 34.0), ("A3", 0, 35.0), ("B1", 0, 6.0), ("B2", 0, 6.5), ("A2", 1, 36.0)):
+        p = study.record_path(tmp_path, arm, s)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({"arm": arm, "seed": s, "metrics": {"step1": {"miou": v / 100, "mean_acc": 0.5,
+                                                                             "boundary_miou": 0.2}}}))
+    page = (tmp_path / "README.md")
+    study.tabulate(tmp_path)
+    text = page.read_text()
+    assert "| T2-Interaction: ImageNet matters more with the relation module | (A3 − B2) − (A2 − B1) (step1.miou)" in text
+    assert "| A2 | OHEM baseline | 2 of 5 | 35.0 ± 1.4 | 50.0 ± 0.0 | 20.0 ± 0.0 |" in text
+    assert "| ImageNet (A2, A3) | 35.0 ± 1.4 | 50.0 ± 0.0 | 35.0 | 50.0 | 1–2 |" in text
+    assert "| scratch (B1, B2) | 6.0 | 50.0 | 6.5 | 50.0 | 1 |" in text

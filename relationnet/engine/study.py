@@ -300,6 +300,52 @@ def arm_values(records: dict, arm: str, metric: str = "step1.miou") -> list[floa
     return [metric_value(r, metric) for (a, s), r in sorted(records.items()) if a == arm]
 
 
+def arm_summary(records: dict, arm: str, metric: str = "step1.miou") -> dict:
+    """One arm over the seeds it has: ``{"arm", "n", "mean", "sd", "values"}`` (sd needs 2 seeds, else NaN)."""
+    v = arm_values(records, arm, metric)
+    return {"arm": arm, "n": len(v), "mean": _mean(v), "sd": _sd(v), "values": v}
+
+
+#: Table II in miniature: (initialisation, model) -> arm. The paper's Table II compares a Cityscapes-trained start
+#: with ImageNet for the relation model only; the study adds the baseline, so the interaction can be read.
+TABLE_II = {("ImageNet", "OHEM baseline"): "A2", ("ImageNet", "+ Relation"): "A3",
+            ("scratch", "OHEM baseline"): "B1", ("scratch", "+ Relation"): "B2"}
+#: The paper's Table II, ResNet38-Relation, mIoU / mAcc (%).
+PAPER_TABLE_II = {"cityscapes": (76.06, 83.32), "ImageNet": (78.43, 86.20)}
+
+
+def table_ii(records: dict, metrics: tuple = ("step1.miou", "step1.mean_acc")) -> list[dict]:
+    """Table II in miniature from the study's records: one row per (initialisation, model) with its arm and
+    :func:`arm_summary` of each metric (``row[metric]``)."""
+    return [{"init": init, "model": model, "arm": arm, **{m: arm_summary(records, arm, m) for m in metrics}}
+            for (init, model), arm in TABLE_II.items()]
+
+
+def _mean_sd(s: dict, d: int = 1) -> str:
+    if s["n"] == 0:
+        return "—"
+    return f"{s['mean']:.{d}f} ± {s['sd']:.{d}f}" if s["n"] >= 2 else f"{s['mean']:.{d}f}"
+
+
+def table_ii_lines(records: dict) -> list[str]:
+    """Table II in miniature as Markdown lines (a sentence and the 2×2 table), for the results page and notebook 03."""
+    t2 = table_ii(records)
+    lines = ["Scratch vs ImageNet initialisation of the backbone, with and without the relation module (mIoU / mean "
+             "accuracy, %, mean ± sd over the seeds shown). The paper's Table II (ResNet38-Relation on Cityscapes val) "
+             f"starts from a Cityscapes-trained model ({PAPER_TABLE_II['cityscapes'][0]:.2f} / {PAPER_TABLE_II['cityscapes'][1]:.2f}) "
+             f"or from ImageNet ({PAPER_TABLE_II['ImageNet'][0]:.2f} / {PAPER_TABLE_II['ImageNet'][1]:.2f}); ours starts from "
+             "scratch, and its verdicts are the claims T2-Init and T2-Interaction.", "",
+             "| initialisation | OHEM baseline: mIoU | mean accuracy | + Relation: mIoU | mean accuracy | seeds |",
+             "|---|---|---|---|---|---|"]
+    for init in ("ImageNet", "scratch"):
+        base, rel = (next(r for r in t2 if r["init"] == init and r["model"] == m) for m in ("OHEM baseline", "+ Relation"))
+        n = sorted({base["step1.miou"]["n"], rel["step1.miou"]["n"]})
+        lines.append(f"| {init} ({base['arm']}, {rel['arm']}) | {_mean_sd(base['step1.miou'])} | "
+                     f"{_mean_sd(base['step1.mean_acc'])} | {_mean_sd(rel['step1.miou'])} | "
+                     f"{_mean_sd(rel['step1.mean_acc'])} | {'–'.join(map(str, n))} |")
+    return lines
+
+
 def claim_table(records: dict, seeds: int, size: str = "full") -> list[dict]:
     """``records[(arm, seed)] -> record``: one row per claim with the paired statistics; a claim on an arm the
     budget cut (``CUT``) reads *cut* (the seeds it has are shown, never a verdict)."""
@@ -319,7 +365,8 @@ def claim_table(records: dict, seeds: int, size: str = "full") -> list[dict]:
             arm_vals.append(a)
             ref_vals.append(r)
         ci = paired_ci(diffs)
-        rows.append({"claim": c.id, "title": c.title, "arm": c.arm, "ref": c.ref, "metric": c.metric,
+        rows.append({"claim": c.id, "title": c.title, "arm": c.arm, "ref": c.ref, "arm2": c.arm2, "ref2": c.ref2,
+                     "metric": c.metric,
                      "ref_metric": c.ref_metric or c.metric, "paper": c.paper, "paper_delta": c.paper_delta,
                      "arm_mean": _mean(arm_vals), "arm_sd": _sd(arm_vals), "ref_mean": _mean(ref_vals),
                      "ref_sd": _sd(ref_vals), "diffs": diffs, "arm_values": arm_vals, "ref_values": ref_vals, "seeds": seeds_used,
@@ -379,10 +426,21 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
         e = d + 1
         ci = (f"{r['mean']:+.{e}f} [{r['lo']:+.{e}f}, {r['hi']:+.{e}f}]" if r["n"] >= 2
               else (f"{r['mean']:+.{e}f}" if r["n"] else "—"))
-        test = f"{r['arm']} − {r['ref']} ({r['metric']}{'' if r['ref_metric'] == r['metric'] else ' vs ' + r['ref_metric']})"
+        test = f"{r['arm']} − {r['ref']}"
+        if r.get("arm2"):                                   # an interaction: the difference of two differences
+            test = f"({test}) − ({r['arm2']} − {r['ref2']})"
+        test += f" ({r['metric']}{'' if r['ref_metric'] == r['metric'] else ' vs ' + r['ref_metric']})"
         lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {arm} | {ref} | {ci} | "
                      f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} | {r['verdict']} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title}" for a in arms(size)) + "."]
+    lines += ["", "## Each arm over its seeds", "",
+              "Mean ± standard deviation over the seeds that have landed (1-step test, final checkpoint, SynthCity val).",
+              "", "| arm | what | seeds | mIoU | mean accuracy | boundary-band mIoU |", "|---|---|---|---|---|---|"]
+    for a in arms(size):
+        ss = [arm_summary(records, a.id, m) for m in ("step1.miou", "step1.mean_acc", "step1.boundary_miou")]
+        lines.append(f"| {a.id} | {a.title} | {ss[0]['n']} of {seeds_for(a.id, seeds, size)} | "
+                     + " | ".join(_mean_sd(x) for x in ss) + " |")
+    lines += ["", "## Table II in miniature", "", *table_ii_lines(records)]
     for f in figures:
         lines += ["", f"![{f}]({f})"]
     atomic_write_text(results / "README.md", "\n".join(lines) + "\n")
