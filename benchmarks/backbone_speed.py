@@ -1,9 +1,11 @@
 """EfficientNet-Lite0 at output stride 8: training step and inference with the phase-split dilated
-depthwise convolutions (after) and with PyTorch's dilated kernels (before), against the same network
+depthwise convolutions (now: forward and input gradient phase-split, weight gradient on the dilated map), with
+autograd through the phases (the first phase-split form) and with PyTorch's dilated kernels (before), against the same network
 at output stride 16 and the from-scratch ResNet38 width 0.125 of the earlier demo — side by side in one
 process, medians over repeats, as ratios to ResNet38 w0.125.
 
-    python benchmarks/backbone_speed.py                          # the demo's crop and batch
+    python benchmarks/backbone_speed.py                          # 128×256, batch 8
+    python benchmarks/backbone_speed.py --size 96x192            # the demo's training crop
     python benchmarks/backbone_speed.py --size 128x256 --batch 8 --repeats 5
 
 Every row is the whole RelationNet of the demo (head, relation module, classifier; the training step
@@ -21,14 +23,22 @@ from _common import median_time, report  # noqa: E402
 
 import relationnet as rn  # noqa: E402
 from relationnet.models.efficientnet_lite import EfficientNetLite  # noqa: E402
+from relationnet.ops import atrous  # noqa: E402
 
 K = 19
 ROWS = {
     "r38w0.125": "ResNet38 w0.125, scratch (earlier demo)",
-    "lite0_os8": "Lite0, stride 8, phase-split dilated dw conv (after)",
+    "lite0_os8": "Lite0, stride 8, phase-split dw conv, weight gradient on the dilated map (now)",
+    "lite0_os8_autograd": "Lite0, stride 8, phase-split dw conv, all gradients through the phases (2026-11-28)",
     "lite0_os8_dilated": "Lite0, stride 8, PyTorch dilated dw conv (before)",
     "lite0_os16": "Lite0, stride 16 (for scale; breaks the stride-8 geometry)",
 }
+
+
+def _through_phases(conv: atrous.DepthwiseConv2d):
+    """The earlier form: autograd differentiates the phase-split convolution itself, so the weight gradient is
+    taken on the tiny phase maps."""
+    return lambda x: atrous._phase_conv(x, conv.weight, conv.dilation[0])
 
 
 def build(name: str, head_width: float) -> torch.nn.Module:
@@ -37,6 +47,10 @@ def build(name: str, head_width: float) -> torch.nn.Module:
     model = rn.models.RelationNet(K, "efficientnet_lite0", width=head_width, dcn=False)
     if name == "lite0_os8_dilated":
         model.backbone = EfficientNetLite("efficientnet_lite0", output_stride=8, phase_split=False)
+    elif name == "lite0_os8_autograd":
+        for m in model.backbone.modules():
+            if isinstance(m, atrous.DepthwiseConv2d) and m.dilation[0] > 1:
+                m.forward = _through_phases(m)
     elif name == "lite0_os16":
         model.backbone = EfficientNetLite("efficientnet_lite0", output_stride=16)
     return model

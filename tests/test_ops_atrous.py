@@ -40,3 +40,12 @@ def test_bad_weight():
         phase_split_depthwise_conv2d(torch.randn(1, 4, 8, 8), torch.randn(4, 1, 4, 4), None, 2)
     with pytest.raises(ValueError, match="depthwise weight"):
         phase_split_depthwise_conv2d(torch.randn(1, 4, 8, 8), torch.randn(3, 1, 3, 3), None, 2)
+
+
+@pytest.mark.parametrize("k", [3, 5])      # 4×5 phase maps: autograd through the phases (k = 3), the Function (k = 5)
+def test_gradients_pass_a_numerical_gradcheck(k):
+    """Finite differences, independent of any convolution kernel's backward."""
+    torch.manual_seed(k)
+    x = torch.randn(1, 3, 7, 9, dtype=torch.float64, requires_grad=True)
+    wt = torch.randn(3, 1, k, k, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: phase_split_depthwise_conv2d(a, b, None, 2), (x, wt))

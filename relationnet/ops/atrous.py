@@ -13,7 +13,8 @@ Why: PyTorch's CPU kernels for *dilated* depthwise convolutions take a slow gene
 (forward + backward on (8, C, 16, 32) here: 5×5 at dilation 2, C = 672: 161 ms dilated, 30 ms
 phase-split; 3×3 at dilation 4, C = 1152: 74 ms vs 32 ms); ``benchmarks/backbone_speed.py`` times the
 whole network both ways.  The phases are convolved in channels-last layout, oneDNN's fastest for
-depthwise kernels on such small maps.
+depthwise kernels on such small maps; where the phase maps are smaller than the kernel, the weight gradient is
+taken on the dilated map instead (:class:`_PhaseSplitDepthwise`).
 """
 from __future__ import annotations
 
@@ -22,27 +23,71 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def _phase_conv(x: torch.Tensor, weight: torch.Tensor, d: int) -> torch.Tensor:
+    """The dilated depthwise convolution (no bias) of ``x`` by ``weight``, phase by phase."""
+    b, c, h, w = x.shape
+    k = weight.shape[-1]
+    hp, wp = -(-h // d) * d, -(-w // d) * d
+    if (hp, wp) != (h, w):
+        x = F.pad(x, (0, wp - w, 0, hp - h))
+    # (B, C, hp/d, d, wp/d, d) -> (B·d·d, C, hp/d, wp/d): phase (a, b) holds x[..., a::d, b::d]. One copy straight
+    # into channels-last memory (B, d, d, hp/d, wp/d, C): oneDNN's depthwise kernels are fastest in that layout on
+    # such small maps, and the permutation and the layout change cost one pass instead of two.
+    phases = (x.reshape(b, c, hp // d, d, wp // d, d).permute(0, 3, 5, 2, 4, 1)
+              .reshape(b * d * d, hp // d, wp // d, c).permute(0, 3, 1, 2))
+    y = F.conv2d(phases, weight, None, padding=k // 2, groups=c)
+    y = y.permute(0, 2, 3, 1).reshape(b, d, d, hp // d, wp // d, c)         # a view when y is channels-last
+    y = y.permute(0, 5, 3, 1, 4, 2).reshape(b, c, hp, wp)
+    return y[:, :, :h, :w]
+
+
+class _PhaseSplitDepthwise(torch.autograd.Function):
+    """Forward and input gradient phase-split; the weight gradient from PyTorch's kernel on the dilated map.
+
+    Used when the phase maps are smaller than the kernel (most taps fall in the padding): there oneDNN's
+    depthwise weight gradient on the phases was the slowest piece of the whole training step (5×5 kernel, 3×6
+    phases of a 12×24 map, C = 1152: ~90 ms), while on the dilated map it takes ~20 ms.  On larger phase maps
+    the phases' own weight gradient is the faster one, and plain autograd through :func:`_phase_conv` is used
+    (``benchmarks/backbone_speed.py`` times the network each way).  The input gradient of a stride-1 "same"
+    convolution is the same convolution with the kernel flipped, so it is phase-split too."""
+
+    @staticmethod
+    def forward(ctx, x, weight, d):
+        ctx.save_for_backward(x, weight)
+        ctx.d = d
+        return _phase_conv(x, weight, d)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gy):
+        x, weight = ctx.saved_tensors
+        d, k = ctx.d, weight.shape[-1]
+        gx = _phase_conv(gy, weight.flip(-1, -2), d) if ctx.needs_input_grad[0] else None
+        gw = None
+        if ctx.needs_input_grad[1]:
+            gw = torch.nn.grad.conv2d_weight(x, weight.shape, gy.contiguous(), padding=d * (k // 2), dilation=d,
+                                             groups=x.shape[1])
+        return gx, gw, None
+
+
 def phase_split_depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                                  dilation: int) -> torch.Tensor:
     """``F.conv2d(x, weight, bias, padding=dilation*(k//2), dilation=dilation, groups=C)`` for a
     (C, 1, k, k) depthwise ``weight`` with odd ``k``, computed phase by phase (same values and
     gradients)."""
-    b, c, h, w = x.shape
+    c = x.shape[1]
     k = weight.shape[-1]
     if weight.shape != (c, 1, k, k) or k % 2 == 0:
         raise ValueError(f"expected a (C, 1, k, k) depthwise weight with odd k for {c} channels, got {tuple(weight.shape)}")
     d = int(dilation)
     if d == 1:
         return F.conv2d(x, weight, bias, padding=k // 2, groups=c)
-    hp, wp = -(-h // d) * d, -(-w // d) * d
-    if (hp, wp) != (h, w):
-        x = F.pad(x, (0, wp - w, 0, hp - h))
-    # (B, C, hp/d, d, wp/d, d) -> (B·d·d, C, hp/d, wp/d): phase (a, b) holds x[..., a::d, b::d]
-    phases = x.reshape(b, c, hp // d, d, wp // d, d).permute(0, 3, 5, 1, 2, 4).reshape(b * d * d, c, hp // d, wp // d)
-    # channels-last phases: oneDNN's depthwise kernels are fastest in that layout on these small maps
-    y = F.conv2d(phases.contiguous(memory_format=torch.channels_last), weight, bias, padding=k // 2, groups=c)
-    y = y.reshape(b, d, d, c, hp // d, wp // d).permute(0, 3, 4, 1, 5, 2).reshape(b, c, hp, wp)
-    return y[:, :, :h, :w]
+    h, w = x.shape[-2:]
+    if min(-(-h // d), -(-w // d)) < k:      # phase maps smaller than the kernel: see _PhaseSplitDepthwise
+        y = _PhaseSplitDepthwise.apply(x, weight, d)
+    else:
+        y = _phase_conv(x, weight, d)
+    return y if bias is None else y + bias.view(1, -1, 1, 1)
 
 
 class DepthwiseConv2d(nn.Conv2d):
