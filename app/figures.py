@@ -13,6 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from relationnet import viz
+
 STRIDE = 8
 
 
@@ -97,6 +99,22 @@ def affinity_figure(rgb: np.ndarray, affinity: np.ndarray, cell: tuple[int, int]
     fig.add_trace(_pick_layer(h, w, affinity))
     fig.add_trace(_ring(cell, "black"))
     return _frame(fig, rgb, title, height)
+
+
+def affinity_panel(rgb: np.ndarray, out: dict, cells: np.ndarray | None, cell: tuple[int, int], title: str) -> dict:
+    """Everything the Pixel affinity tab draws for one checkpoint and one clicked cell: ``figure`` (the cosine
+    map over the image), ``contrast`` (mean cosine to the cell's class / to other classes, or None without labels)
+    and ``neighbours`` (the similarity subnet's 3×3 P(same label) as HTML, or None without a subnet).  ``out``
+    holds the model's ``features`` (C, h, w) and ``similarity`` (or None); ``cells`` the labels at the output grid."""
+    y, x = cell
+    amap = viz.cosine_affinity(out["features"], y, x)
+    panel = {"figure": affinity_figure(rgb, amap, cell, title),
+             "contrast": None if cells is None else viz.affinity_contrast(amap, cells, y, x), "neighbours": None}
+    if out.get("similarity") is not None:
+        grid = viz.neighbour_grid(viz.similarity_probabilities(out["similarity"]), y, x)
+        truth = None if cells is None else viz.neighbour_truth(cells, y, x)
+        panel["neighbours"] = neighbour_html(grid, truth, "similarity subnet: P(same label) around the cell")
+    return panel
 
 
 def colour_scale_html(label: str = "cosine", lo: float = -1, hi: float = 1, scale: str = "RdBu_r") -> str:

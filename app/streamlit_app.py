@@ -316,25 +316,20 @@ def affinity_view(rgb: np.ndarray, label: np.ndarray | None, image_key: str) -> 
     cols = st.columns(len(outs))
     for i, (col, (r, o)) in enumerate(zip(cols, outs)):
         with col:
-            amap = viz.cosine_affinity(o["features"], y, x)
+            panel = figures.affinity_panel(rgb, o, cells, (y, x), f"{r.key}: cosine to cell ({y}, {x})")
             key = f"aff_map_{i}"
-            fig = figures.affinity_figure(rgb, amap, (y, x), f"{r.key}: cosine to cell ({y}, {x})")
-            st.plotly_chart(fig,
+            st.plotly_chart(panel["figure"],
                             key=key, on_select=functools.partial(_pick_from, key, shape), selection_mode="points",
                             config={"displayModeBar": False}, theme=None)
-            if cells is not None:
-                same, other = viz.affinity_contrast(amap, cells, y, x)
-                if not np.isnan(same):
-                    cls = CITYSCAPES_CLASSES[cells[y, x]] if cells[y, x] < len(CITYSCAPES_CLASSES) else cells[y, x]
-                    st.caption(f"mean cosine to the other {cls} cells: {same:.2f}; to cells of other classes: "
-                               f"{other:.2f}")
-            if o["similarity"] is None:
+            if panel["contrast"] is not None and not np.isnan(panel["contrast"][0]):
+                same, other = panel["contrast"]
+                cls = CITYSCAPES_CLASSES[cells[y, x]] if cells[y, x] < len(CITYSCAPES_CLASSES) else cells[y, x]
+                st.caption(f"mean cosine to the other {cls} cells: {same:.2f}; to cells of other classes: "
+                           f"{other:.2f}")
+            if panel["neighbours"] is None:
                 st.caption("no similarity subnet in this checkpoint (trained without SCL)")
             else:
-                grid = viz.neighbour_grid(viz.similarity_probabilities(o["similarity"]), y, x)
-                truth = None if cells is None else viz.neighbour_truth(cells, y, x)
-                st.markdown(figures.neighbour_html(grid, truth, "similarity subnet: P(same label) around the cell"),
-                            unsafe_allow_html=True)
+                st.markdown(panel["neighbours"], unsafe_allow_html=True)
     st.caption(AFFINITY_CAPTION)
 
 

@@ -75,14 +75,8 @@ def encode_png(a: np.ndarray) -> bytes:
 
 
 def affinity_click(rgb, outs, label_cells, cell):
-    y, x = cell
-    for o in outs:
-        amap = viz.cosine_affinity(o["features"], y, x)
-        viz.affinity_contrast(amap, label_cells, y, x)
-        pio.to_json(figures.affinity_figure(rgb, amap, (y, x), "t"))
-        if o.get("similarity") is not None:
-            grid = viz.neighbour_grid(viz.similarity_probabilities(o["similarity"]), y, x)
-            figures.neighbour_html(grid, viz.neighbour_truth(label_cells, y, x), "t")
+    for o in outs:                                   # what the app's fragment computes and sends per checkpoint
+        pio.to_json(figures.affinity_panel(rgb, o, label_cells, cell, "t")["figure"])
 
 
 def browse(rgb, label, preds, feats):

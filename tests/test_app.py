@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -69,7 +70,6 @@ def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
 
 def test_researcher_views_affinity_per_class_side_by_side(demo_runs, monkeypatch):
     """The pixel-affinity, per-class and side-by-side views, with numbers held against evaluate() and a loop."""
-    import torch
     from relationnet.data import build_dataset, eval_transform
     from relationnet.engine.checkpoint import load_model
     from relationnet.engine.evaluate import evaluate
@@ -194,6 +194,21 @@ def test_figures_cells_and_click_layer():
     assert delta.layout.title.text == "difference: A − B (points)"
     bars, delta = figures.per_class_figures(names, {"A": np.array([0.5, 0.2, np.nan, 0.9])})
     assert delta is None and list(bars.data[0].y) == ["b", "a", "d"]
+
+
+def test_affinity_panel_against_hand_computed_cosines():
+    """Cells (0,0) = (1, 0), (0,1) = (0, 1), (1,0) = (2, 0), (1,1) = (−1, 0): cosines to (0,0) are [[1, 0], [1, −1]]."""
+    feats = torch.tensor([[[1.0, 0.0], [2.0, -1.0]], [[0.0, 1.0], [0.0, 0.0]]])
+    cells = np.array([[3, 3], [3, 5]])
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    panel = figures.affinity_panel(rgb, {"features": feats, "similarity": None}, cells, (0, 0), "t")
+    layer = next(t for t in panel["figure"].data if t.name == "cells")
+    np.testing.assert_allclose(layer.customdata, [1, 0, 1, -1], atol=1e-6)
+    assert panel["contrast"] == pytest.approx((0.5, -1.0))           # other class-3 cells: 0 and 1; class 5: −1
+    assert panel["neighbours"] is None
+    logits = torch.zeros(9, 2, 2)                                     # sigmoid(0) = 0.5 for every neighbour
+    panel = figures.affinity_panel(rgb, {"features": feats, "similarity": logits}, None, (1, 1), "t")
+    assert panel["contrast"] is None and panel["neighbours"].count(">0.50<") == 9
 
 
 def test_no_checkpoints_page_says_how_to_make_them(tmp_path, monkeypatch):
