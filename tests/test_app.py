@@ -98,6 +98,12 @@ def test_researcher_views_affinity_per_class_side_by_side(demo_runs, monkeypatch
     want = f"{cos[same].mean():.2f}; to cells of other classes: {cos[(cells != cells[2, 5]) & (cells != 255)].mean():.2f}"
     assert any(want in c.value for c in at.caption), [c.value for c in at.caption if "cosine" in c.value]
     assert sum("P(same label)" in m.value for m in at.markdown) == 1                # stage 3 has the subnet
+    # predictions: the share of pixels where the two disagree, from the models' own 4-step predictions (the default)
+    from relationnet.inference import predict
+    base, _ = load_model(str(demo_runs / "baseline" / "last"))
+    with torch.no_grad():
+        pa, pb = (predict(m.eval(), ds[0]["image"][None], steps=4).argmax(1)[0] for m in (model, base))
+    assert any(f"disagree on {100 * (pa != pb).float().mean():.1f} % of this image" in c.value for c in at.caption)
     # per class: scoring the validation set gives evaluate()'s mIoU and boundary mIoU
     at.button(key="scan_per_class").click().run()
     no_exceptions(at)
