@@ -42,8 +42,8 @@ REPO = Path(__file__).resolve().parents[1]
 TINY_DATA = {"num_train": 12, "num_val": 6, "num_coarse": 8, "width": 128, "height": 64, "seed": 3}
 TINY_TRAIN = {"width": 0.25, "crop": [64, 128], "batch_size": 4, "epochs": 3, "const_epochs": 2,
               "iters_per_epoch": 3, "workers": 0, "eval_every": 1, "val_limit": 6, "device": "cpu"}
-VOLATILE = {"sec", "seconds", "train_seconds", "wall_seconds_this_call", "run_seconds_total", "threads",
-            "train_and_eval_seconds", "total_seconds"}
+VOLATILE = {"sec", "cpu_sec", "seconds", "train_seconds", "train_cpu_seconds", "cpu_hours", "wall_seconds_this_call",
+            "run_seconds_total", "threads", "train_and_eval_seconds", "total_seconds"}
 DEMO_EXTRA = {**{k: v for k, v in TINY_TRAIN.items() if k not in ("epochs", "const_epochs")},
               "epochs": 2, "const_epochs": 1, "stage_epochs": [2, 1, 1]}
 STUDY_EXTRA = {"width": 0.25, "crop": [64, 128], "batch_size": 4, "val_limit": 6}

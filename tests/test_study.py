@@ -58,6 +58,9 @@ def test_study_end_to_end_tiny(tiny_root, tmp_path, monkeypatch):
             assert rec["seed"] == s and rec["config"]["seed"] == s and "step1" in rec["metrics"]
     assert json.loads(study.record_path(results, "A2", 0).read_text())["train_seconds"] > 0
     assert json.loads(study.record_path(results, "A4", 0).read_text())["train_seconds"] == 0     # D1 trained it
+    # CPU time: positive, and no more than every thread, worker and the main process busy for the whole wall time
+    a2 = json.loads(study.record_path(results, "A2", 0).read_text())
+    assert 0 < a2["train_cpu_seconds"] <= (a2["threads"] + extra.get("workers", 0) + 1) * a2["train_seconds"] + 1
     a4 = json.loads(study.record_path(results, "A4", 0).read_text())["metrics"]
     assert {"step1", "step4", "step16", "step64"} <= set(a4)
     # D4 started from D1's stage 1 and ran stages 2 and 3 only, with SCL in stage 2
@@ -66,6 +69,7 @@ def test_study_end_to_end_tiny(tiny_root, tmp_path, monkeypatch):
     assert rows["T1-Rel"]["n"] == 2 and rows["T1-Rel"]["verdict"] in ("reproduced", "contradicted", "inconclusive")
     text = (results / "README.md").read_text()
     assert "| T1-OHEM: OHEM beats cross-entropy |" in text and (results / "claims.png").is_file()
+    assert f"{len(arms) * 2 - 2} of the records carry their training's CPU time" in text    # A4, A4: trained by D1
     assert (results / "lambda.png").is_file() and (results / "multistep.png").is_file()
 
     # a rerun trains nothing: every record is there with its fingerprint
@@ -147,3 +151,12 @@ def test_the_results_page_names_the_interaction_and_shows_table_ii(tmp_path):
     assert "| A2 | OHEM baseline | 2 of 5 | 35.0 ± 1.4 | 50.0 ± 0.0 | 20.0 ± 0.0 |" in text
     assert "| ImageNet (A2, A3) | 35.0 ± 1.4 | 50.0 ± 0.0 | 35.0 | 50.0 | 1–2 |" in text
     assert "| scratch (B1, B2) | 6.0 | 50.0 | 6.5 | 50.0 | 1 |" in text
+
+
+def test_cpu_time_of_a_run_is_none_when_an_epoch_was_logged_without_it(tmp_path):
+    (tmp_path / "metrics.jsonl").write_text('{"sec": 2.0, "cpu_sec": 3.5}\n{"sec": 1.0, "cpu_sec": 1.5}\n')
+    (tmp_path / "stage2").mkdir()
+    (tmp_path / "stage2" / "metrics.jsonl").write_text('{"sec": 4.0, "cpu_sec": 7.0}\n')
+    assert study.train_seconds(tmp_path) == 7.0 and study.train_seconds(tmp_path, "cpu_sec") == 12.0
+    (tmp_path / "stage2" / "metrics.jsonl").write_text('{"sec": 4.0}\n')          # logged before cpu_sec existed
+    assert study.train_seconds(tmp_path) == 7.0 and study.train_seconds(tmp_path, "cpu_sec") is None

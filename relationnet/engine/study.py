@@ -161,16 +161,20 @@ def default_root(size: str) -> Path:
     return root
 
 
-def train_seconds(folder: Path) -> float:
-    """Seconds of training logged in a run folder's metrics.jsonl files (all stages)."""
+def train_seconds(folder: Path, key: str = "sec") -> float | None:
+    """Seconds of training logged in a run folder's metrics.jsonl files (all stages): wall time (``key="sec"``)
+    or CPU time (``"cpu_sec"``; None when an epoch was logged without it, by a version that did not record it)."""
     total = 0.0
     for log in [folder / "metrics.jsonl", *sorted(folder.glob("stage*/metrics.jsonl"))]:
         if log.is_file():
             for line in log.read_text().splitlines():
                 try:
-                    total += float(json.loads(line).get("sec", 0.0))
+                    row = json.loads(line)
                 except ValueError:
-                    pass
+                    continue
+                if key not in row and key != "sec":
+                    return None
+                total += float(row.get(key, 0.0))
     return round(total, 1)
 
 
@@ -245,7 +249,9 @@ def _run_study(out: Path, results: Path, seeds: int, only, size: str, root, devi
                    "metrics": {k: v for k, v in ev.items() if k.startswith("step") or k == "alignment"},
                    "seconds": seconds, "train_steps": arm.train_steps, "threads": torch.get_num_threads(),
                    # the epochs' own times from the log: right also when the folder was trained earlier
-                   "train_seconds": train_seconds(out / f"seed{seed}" / run.train_dir) if arm.train_steps else 0.0}
+                   "train_seconds": train_seconds(out / f"seed{seed}" / run.train_dir) if arm.train_steps else 0.0,
+                   "train_cpu_seconds": (train_seconds(out / f"seed{seed}" / run.train_dir, "cpu_sec")
+                                         if arm.train_steps else 0.0)}
             path = record_path(results, arm.id, seed)
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(path, json.dumps(rec, indent=1))
@@ -416,7 +422,7 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
              "*pending* and shows what has.", "",
              f"Records: {len(records)} of {sum(seeds_for(a.id, seeds, size) for a in arms(size))} planned runs; their measured time (training from "
              f"the runs' logs, or training and evaluation when they ran in one call): {total_s / 3600:.2f} h on the "
-             f"machines that ran them.", "",
+             f"machines that ran them.", *_cpu_line(records), "",
              "| claim | test | paper | ours: arm | ours: reference | paired difference [95 % CI] | δ_min | n | verdict |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -445,6 +451,18 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
         lines += ["", f"![{f}]({f})"]
     atomic_write_text(results / "README.md", "\n".join(lines) + "\n")
     return summary
+
+
+def _cpu_line(records: dict) -> list[str]:
+    """How much of the machine the runs had: their training's CPU time against its wall time (records that carry
+    it: from 2026-11-29; the rest of the study ran beside test suites and renders on the same two cores)."""
+    have = [r for r in records.values() if r.get("train_cpu_seconds") and r.get("train_seconds")]
+    if not have:
+        return []
+    cpu, wall = sum(r["train_cpu_seconds"] for r in have), sum(r["train_seconds"] for r in have)
+    return [f"{len(have)} of the records carry their training's CPU time: {cpu / 3600:.2f} core-hours in "
+            f"{wall / 3600:.2f} h of wall time, {cpu / wall:.2f} cores busy on average (of "
+            f"{max(r.get('threads', 0) for r in have)} threads; fewer when other work shared the machine)."]
 
 
 def _figures(rows: list[dict], records: dict, seeds: int, results: Path) -> list[str]:

@@ -54,6 +54,17 @@ class Stage:
     index: int = 0
 
 
+def cpu_seconds() -> float:
+    """CPU time (user + system, all threads) of this process and of its finished child processes (the data
+    loader's workers, joined at the end of each epoch)."""
+    try:
+        import resource
+    except ImportError:                                   # not on POSIX: this process only
+        return time.process_time()
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def stages(cfg: Config) -> list[Stage]:
     if not cfg.alternating:
         return [Stage("", cfg.annotation, cfg.lam, cfg.epochs)]
@@ -213,7 +224,7 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
         if cfg.freeze_bn:
             _freeze_bn(net)
         sums = {"total": 0.0, "ohem": 0.0, "scl": 0.0}
-        t0, seen = time.perf_counter(), 0
+        t0, c0, seen = time.perf_counter(), cpu_seconds(), 0
         bar = tqdm(total=n_iter, desc=f"{label} epoch {epoch + 1}/{st.epochs}", leave=False,
                    disable=not (progress and dist_info.is_main))
         for it, batch in enumerate(loader):
@@ -253,6 +264,7 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
                           progress=progress and dist_info.is_main, dist_info=dist_info)
             rec.update({f"val_{k}": ev[k] for k in ("miou", "mean_acc", "pixel_acc", "boundary_miou")})
         rec["sec"] = round(time.perf_counter() - t0, 3)
+        rec["cpu_sec"] = round(cpu_seconds() - c0, 3)      # with `sec`: how much of the machine the epoch had
         if dist_info.is_main:
             meta = {"model": cfg.model_kwargs(), "config": cfg.to_dict(), "stage": st.name, "lam": st.lam,
                     "annotation": st.annotation, "epoch": epoch + 1, "step": step, "dataset": cfg.dataset,
