@@ -49,3 +49,18 @@ def test_gradients_pass_a_numerical_gradcheck(k):
     x = torch.randn(1, 3, 7, 9, dtype=torch.float64, requires_grad=True)
     wt = torch.randn(3, 1, k, k, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b: phase_split_depthwise_conv2d(a, b, None, 2), (x, wt))
+
+
+def test_mixed_precision_gradients_come_back_in_their_inputs_dtype():
+    """Under autocast the forward runs in half precision and the backward outside it (the training loop's AMP)."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 12, 24, requires_grad=True)
+    wt = torch.randn(8, 1, 5, 5, requires_grad=True)                  # 3×6 phases, 5×5 kernel: the Function's path
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = phase_split_depthwise_conv2d(x, wt, None, 4)
+        ref = F.conv2d(x, wt, padding=8, dilation=4, groups=8)
+    assert got.dtype == ref.dtype == torch.bfloat16
+    g = torch.randn(got.shape).to(torch.bfloat16)
+    for a, e in zip(torch.autograd.grad(got, (x, wt), g), torch.autograd.grad(ref, (x, wt), g)):
+        assert a.dtype == torch.float32
+        torch.testing.assert_close(a, e, rtol=2e-2, atol=2e-2 * e.abs().max().item())

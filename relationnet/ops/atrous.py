@@ -62,11 +62,14 @@ class _PhaseSplitDepthwise(torch.autograd.Function):
     def backward(ctx, gy):
         x, weight = ctx.saved_tensors
         d, k = ctx.d, weight.shape[-1]
-        gx = _phase_conv(gy, weight.flip(-1, -2), d) if ctx.needs_input_grad[0] else None
-        gw = None
+        # under autocast the forward ran in half precision, the backward runs outside it: compute in gy's dtype
+        # and return each gradient in its input's dtype
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = _phase_conv(gy, weight.flip(-1, -2).to(gy.dtype), d).to(x.dtype)
         if ctx.needs_input_grad[1]:
-            gw = torch.nn.grad.conv2d_weight(x, weight.shape, gy.contiguous(), padding=d * (k // 2), dilation=d,
-                                             groups=x.shape[1])
+            gw = torch.nn.grad.conv2d_weight(x.to(gy.dtype), weight.shape, gy.contiguous(), padding=d * (k // 2),
+                                             dilation=d, groups=x.shape[1]).to(weight.dtype)
         return gx, gw, None
 
 
