@@ -6,6 +6,7 @@ a corrupt checkpoint) print one clear line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -302,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             args.overrides += extra
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    previous = _stop_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except (ValueError, FileExistsError, FileNotFoundError, RuntimeError, OSError) as e:
@@ -310,6 +312,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to continue", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm():
+    """``kill PID`` (SIGTERM: a batch scheduler's stop, or the way to stop a job started with ``&``, which ignores
+    Ctrl-C) stops a command as Ctrl-C does: the checkpoints on disk stay whole (a save cut short is finished or
+    dropped by the rerun) and the message says how to continue.  Returns the handler it replaced (None off the main thread, where none can be set)."""
+    try:
+        return signal.signal(signal.SIGTERM, _interrupt)
+    except ValueError:
+        return None
 
 
 if __name__ == "__main__":

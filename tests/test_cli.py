@@ -54,3 +54,12 @@ def test_compare_cli_matches_evaluate_and_refuses_other_label_sets(demo_runs, tm
                     {k: v for k, v in {**meta, "model": model_cfg}.items() if k not in ("format", "sha256")})
     assert main(["compare", a, str(tmp_path / "ctx")]) == 2
     assert "different label sets (synthcity, 19 classes vs synthcity, 59)" in capsys.readouterr().err
+
+
+def test_main_leaves_the_sigterm_handler_as_it_found_it(capsys):
+    """main() stops on SIGTERM like Ctrl-C while it runs (tests/test_engine.py), and restores the handler after."""
+    import signal
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["info", "--backbone", "resnet38", "--width", "0.125"]) == 0
+    assert "M parameters" in capsys.readouterr().out
+    assert signal.getsignal(signal.SIGTERM) is before

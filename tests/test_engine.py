@@ -345,6 +345,24 @@ def test_evaluation_cache_adds_only_missing_steps(tiny_root, tmp_path, monkeypat
     assert calls == [4, 1, 4]
 
 
+def test_sigterm_stops_training_like_ctrl_c(tiny_root, tmp_path):
+    """`kill PID` (also the only way to stop a job started with `&`, which ignores SIGINT): exit 130, the message
+    says how to continue, the last checkpoint loads, and the rerun finishes the run."""
+    kw = dict(epochs=6, const_epochs=2, iters_per_epoch=3, eval_every=1)
+    proc = subprocess.Popen(_train_cmd(tiny_root, tmp_path / "run", **kw), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "run/last.json").is_file():      # the first epoch is saved
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted; rerun the same command to continue" in err and "Traceback" not in err
+    assert 1 <= ck.read_meta(tmp_path / "run/last")["epoch"] < 6
+    subprocess.run(_train_cmd(tiny_root, tmp_path / "run", **kw), check=True, capture_output=True)
+    assert ck.read_meta(tmp_path / "run/last")["epoch"] == 6
+
+
 def test_a_kill_inside_a_checkpoint_save_is_finished_or_dropped(tmp_path):
     """The two states a SIGKILL can leave inside save_checkpoint, made by hand, and a full disk."""
     model = rn.models.RelationNet(5, width=0.125, dcn=False)
