@@ -160,3 +160,16 @@ def test_cpu_time_of_a_run_is_none_when_an_epoch_was_logged_without_it(tmp_path)
     assert study.train_seconds(tmp_path) == 7.0 and study.train_seconds(tmp_path, "cpu_sec") == 12.0
     (tmp_path / "stage2" / "metrics.jsonl").write_text('{"sec": 4.0}\n')          # logged before cpu_sec existed
     assert study.train_seconds(tmp_path) == 7.0 and study.train_seconds(tmp_path, "cpu_sec") is None
+
+
+def test_full_size_skips_the_per_epoch_validation_without_changing_any_run():
+    """Only the last epoch is validated (eval_every beyond every stage's epochs); eval_every is run-neutral, so the
+    committed records' fingerprints, written with a validation every epoch, still match."""
+    for arm in study.arms("full"):
+        cfg = study.arm_config(arm, 0, "full", root="data/x")
+        assert cfg.eval_every > max(cfg.epochs, *cfg.stage_epochs)
+        every = study.config_mod.load(arm.preset, {**cfg.to_dict(), "eval_every": 1})
+        assert study.fingerprint(every) == study.fingerprint(cfg)
+    rec = json.loads(study.record_path(study.Path(__file__).resolve().parents[1] / "docs" / "study", "A3", 0).read_text())
+    a3 = next(a for a in study.arms("full") if a.id == "A3")
+    assert rec["fingerprint"] == study.fingerprint(study.arm_config(a3, 0, "full", root=rec["config"].get("root", "x")))
