@@ -1,8 +1,9 @@
 """EfficientNet-Lite0 at output stride 8: training step and inference with the phase-split dilated
-depthwise convolutions (now: forward and input gradient phase-split, weight gradient on the dilated map), with
-autograd through the phases (the first phase-split form) and with PyTorch's dilated kernels (before), against the same network
-at output stride 16 and the from-scratch ResNet38 width 0.125 of the earlier demo — side by side in one
-process, medians over repeats, as ratios to ResNet38 w0.125.
+depthwise convolutions (now: forward and input gradient phase-split, the weight gradient on the dilated map
+where the phases are smaller than the kernel), with autograd through the phases (the first phase-split form)
+and with PyTorch's dilated kernels (before), against the same network at output stride 16 and the
+from-scratch ResNet38 width 0.125 of the earlier demo — side by side in one process, medians over repeats,
+as ratios to ResNet38 w0.125.
 
     python benchmarks/backbone_speed.py                          # 128×256, batch 8
     python benchmarks/backbone_speed.py --size 96x192            # the demo's training crop

@@ -324,7 +324,8 @@ def _interrupt(signum, frame):
 def _stop_on_sigterm():
     """``kill PID`` (SIGTERM: a batch scheduler's stop, or the way to stop a job started with ``&``, which ignores
     Ctrl-C) stops a command as Ctrl-C does: the checkpoints on disk stay whole (a save cut short is finished or
-    dropped by the rerun) and the message says how to continue.  Returns the handler it replaced (None off the main thread, where none can be set)."""
+    dropped by the rerun) and the message says how to continue.  Returns the handler it replaced (None off the
+    main thread, where none can be set)."""
     try:
         return signal.signal(signal.SIGTERM, _interrupt)
     except ValueError:

@@ -337,16 +337,16 @@ def _mean_sd(s: dict, d: int = 1) -> str:
 
 def table_ii_lines(records: dict) -> list[str]:
     """Table II in miniature as Markdown lines (a sentence and the 2×2 table), for the results page and notebook 03."""
-    t2 = table_ii(records)
+    t2 = {(r["init"], r["model"]): r for r in table_ii(records)}
+    cs, im = ("{:.2f} / {:.2f}".format(*PAPER_TABLE_II[k]) for k in ("cityscapes", "ImageNet"))
     lines = ["Scratch vs ImageNet initialisation of the backbone, with and without the relation module (mIoU / mean "
-             "accuracy, %, mean ± sd over the seeds shown). The paper's Table II (ResNet38-Relation on Cityscapes val) "
-             f"starts from a Cityscapes-trained model ({PAPER_TABLE_II['cityscapes'][0]:.2f} / {PAPER_TABLE_II['cityscapes'][1]:.2f}) "
-             f"or from ImageNet ({PAPER_TABLE_II['ImageNet'][0]:.2f} / {PAPER_TABLE_II['ImageNet'][1]:.2f}); ours starts from "
-             "scratch, and its verdicts are the claims T2-Init and T2-Interaction.", "",
+             "accuracy, %, mean ± sd over the seeds shown). The paper's Table II (ResNet38-Relation on Cityscapes "
+             f"val) starts from a Cityscapes-trained model ({cs}) or from ImageNet ({im}); ours starts from scratch, "
+             "and its verdicts are the claims T2-Init and T2-Interaction.", "",
              "| initialisation | OHEM baseline: mIoU | mean accuracy | + Relation: mIoU | mean accuracy | seeds |",
              "|---|---|---|---|---|---|"]
     for init in ("ImageNet", "scratch"):
-        base, rel = (next(r for r in t2 if r["init"] == init and r["model"] == m) for m in ("OHEM baseline", "+ Relation"))
+        base, rel = t2[(init, "OHEM baseline")], t2[(init, "+ Relation")]
         n = sorted({base["step1.miou"]["n"], rel["step1.miou"]["n"]})
         lines.append(f"| {init} ({base['arm']}, {rel['arm']}) | {_mean_sd(base['step1.miou'])} | "
                      f"{_mean_sd(base['step1.mean_acc'])} | {_mean_sd(rel['step1.miou'])} | "
@@ -442,7 +442,8 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
                      f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} | {r['verdict']} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title}" for a in arms(size)) + "."]
     lines += ["", "## Each arm over its seeds", "",
-              "Mean ± standard deviation over the seeds that have landed (1-step test, final checkpoint, SynthCity val).",
+              "Mean ± standard deviation over the seeds that have landed (1-step test, final checkpoint, SynthCity "
+              "val).",
               "", "| arm | what | seeds | mIoU | mean accuracy | boundary-band mIoU |", "|---|---|---|---|---|---|"]
     for a in arms(size):
         ss = [arm_summary(records, a.id, m) for m in ("step1.miou", "step1.mean_acc", "step1.boundary_miou")]
