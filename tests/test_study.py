@@ -32,6 +32,9 @@ def test_verdict_rule():
     assert study.verdict(study.paired_ci([1.0, -1.2, 0.9, -1.1, 0.1])) == "inconclusive"
     assert study.verdict(study.paired_ci([-1.0, -1.2, -0.9, -1.1, -1.0]), direction=-1) == "reproduced"
     assert study.verdict(study.paired_ci([0.5])).startswith("pending (1 of 5")
+    # an interval that already excludes 0 is still no verdict before all five seeds (METHOD.md: n = 5, 4 df)
+    assert study.verdict(study.paired_ci([1.0, 1.2, 0.9, 1.1])) == "pending (4 of 5 seeds)"
+    assert study.verdict(study.paired_ci([1.0, 1.02]), seeds_planned=2) == "reproduced"     # the CI-size study
 
 
 def test_claims_name_existing_arms_and_metrics():
@@ -99,6 +102,7 @@ def test_claim_rows_name_the_seeds_they_pair():
     row = next(r for r in study.claim_table(records, 5) if r["claim"] == "T1-Rel")
     assert row["seeds"] == [0, 2] and row["n"] == 2
     assert row["diffs"] == pytest.approx([1.0, 1.5]) and row["arm_values"] == pytest.approx([30.0, 33.0])
+    assert row["verdict"] == "pending (2 of 5 seeds)" and row["lo"] < row["hi"]      # interim interval, no verdict
     # one arm over its seeds, in seed order, in % (records arrive in any order)
     shuffled = dict(reversed(list(records.items())))
     assert study.arm_values(shuffled, "A3") == pytest.approx([30.0, 31.0, 33.0])

@@ -287,7 +287,9 @@ def paired_ci(diffs: list[float], level: float = 0.95) -> dict:
 
 
 def verdict(ci: dict, direction: int = 1, seeds_planned: int = 5) -> str:
-    if ci["n"] < 2 or math.isnan(ci["lo"]):
+    """METHOD.md's rule on the interval of all ``seeds_planned`` seeds; before they have all landed the row is
+    *pending* (the interval of the seeds so far is shown beside it, never read as a verdict)."""
+    if ci["n"] < max(2, seeds_planned) or math.isnan(ci["lo"]):
         return f"pending ({ci['n']} of {seeds_planned} seeds)"
     lo, hi = (ci["lo"], ci["hi"]) if direction > 0 else (-ci["hi"], -ci["lo"])
     if lo > 0:
