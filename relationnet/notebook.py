@@ -187,18 +187,6 @@ def plot_paired(row: dict, ax=None):
     return ax
 
 
-def verdict(delta: float, spread: float = 0.0, higher_is_better: bool = True) -> str:
-    """Our change vs the paper's direction: reproduced / not reproduced / inconclusive at this scale.
-
-    ``delta`` is ours(variant) − ours(reference); ``spread`` the seed-to-seed std of that
-    difference (0 with one seed).  Within one spread of zero the result is inconclusive.
-    """
-    d = delta if higher_is_better else -delta
-    if abs(d) <= max(spread, 1e-9):
-        return "inconclusive at this scale"
-    return "reproduced (same direction as the paper)" if d > 0 else "not reproduced at this scale"
-
-
 def interact(fn, **controls):
     """Like ``ipywidgets.interact(fn, **controls)``, but safe for unattended runs (nbmake, nbconvert, papermill).
 
