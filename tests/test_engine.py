@@ -401,3 +401,16 @@ def test_a_kill_inside_a_checkpoint_save_is_finished_or_dropped(tmp_path):
     assert not list(tmp_path.glob("*.tmp")) and (tmp_path / "c.safetensors").read_bytes() == before
     ck.load_model(tmp_path / "c")
     assert old_js != (tmp_path / "c.json").read_text()
+
+
+def test_a_demo_rerun_reports_the_logged_training_time(demo_runs, tiny_root, tmp_path):
+    """A rerun reuses everything and takes seconds; its page still says how long training took (from the logs)."""
+    import shutil
+    from conftest import TINY_DEMO
+    from relationnet.engine.demo import run_demo
+    out = tmp_path / "demo"
+    shutil.copytree(demo_runs, out)
+    logged = sum(json.loads(line)["sec"] for log in out.rglob("metrics.jsonl") for line in log.read_text().splitlines())
+    summary = run_demo(out, size="ci", root=str(tiny_root), device="cpu", app=False, progress=False, extra=TINY_DEMO)
+    assert summary["logged_train_seconds"] == pytest.approx(logged, abs=0.2)
+    assert f"Training took {logged / 60:.1f} min on cpu" in (out / "results.md").read_text()
