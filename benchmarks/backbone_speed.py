@@ -8,6 +8,7 @@ as ratios to ResNet38 w0.125.
     python benchmarks/backbone_speed.py                          # 128×256, batch 8
     python benchmarks/backbone_speed.py --size 96x192            # the demo's training crop
     python benchmarks/backbone_speed.py --size 128x256 --batch 8 --repeats 5
+    python benchmarks/backbone_speed.py --size 96x192 --layers  # one dilated depthwise layer, three ways
 
 Every row is the whole RelationNet of the demo (head, relation module, classifier; the training step
 adds the similarity subnet, OHEM + λ·SCL, backward and an AdamW step); only the backbone differs.
@@ -57,6 +58,30 @@ def build(name: str, head_width: float) -> torch.nn.Module:
     return model
 
 
+#: The dilated depthwise layers of Lite0 at stride 8 (channels, kernel, dilation), for ``--layers``.
+LAYERS = [(1152, 5, 4), (1152, 3, 4), (672, 5, 2), (480, 3, 2)]
+
+
+def layer_rows(batch: int, h: int, w: int, repeats: int) -> list[dict]:
+    """Forward + backward of one dilated depthwise layer on the 1/8 map, three ways, in ms."""
+    import torch.nn.functional as F
+    rows = []
+    for c, k, d in LAYERS:
+        x0, g = torch.randn(batch, c, h // 8, w // 8), torch.randn(batch, c, h // 8, w // 8)
+        wt = torch.randn(c, 1, k, k, requires_grad=True)
+        ways = {"now": lambda x: atrous.phase_split_depthwise_conv2d(x, wt, None, d),
+                "through the phases": lambda x: atrous._phase_conv(x, wt, d),
+                "PyTorch dilated": lambda x: F.conv2d(x, wt, padding=d * (k // 2), dilation=d, groups=c)}
+        row = {"layer": f"{k}×{k}, dilation {d}, C = {c}, phases {-(-h // 8 // d)}×{-(-w // 8 // d)}"}
+        for name, fn in ways.items():
+            def run(fn=fn):
+                wt.grad = None
+                fn(x0.clone().requires_grad_()).backward(g)
+            row[f"{name} ms"] = round(1000 * median_time(run, repeats), 1)
+        rows.append(row)
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--size", default="128x256", help="HxW of the training crop")
@@ -65,8 +90,13 @@ def main(argv=None):
     p.add_argument("--head-width", type=float, default=0.25, help="RelationNet width for the Lite0 head")
     p.add_argument("--models", default=",".join(ROWS))
     p.add_argument("--json", default=None)
+    p.add_argument("--layers", action="store_true", help="time the dilated depthwise layers alone instead")
     a = p.parse_args(argv)
     h, w = (int(v) for v in a.size.lower().split("x"))
+    if a.layers:
+        report(f"One dilated depthwise layer, forward + backward, batch {a.batch}, {h}×{w} input (medians of "
+               f"{a.repeats})", layer_rows(a.batch, h, w, a.repeats), a.json)
+        return
     torch.manual_seed(0)
     x = torch.randn(a.batch, 3, h, w)
     y = torch.randint(0, K, (a.batch, h, w))

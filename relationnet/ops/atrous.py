@@ -46,9 +46,9 @@ class _PhaseSplitDepthwise(torch.autograd.Function):
 
     Used when the phase maps are smaller than the kernel (most taps fall in the padding): there oneDNN's
     depthwise weight gradient on the phases was the slowest piece of the whole training step (5×5 kernel, 3×6
-    phases of a 12×24 map, C = 1152: ~90 ms), while on the dilated map it takes ~20 ms.  On larger phase maps
-    the phases' own weight gradient is the faster one, and plain autograd through :func:`_phase_conv` is used
-    (``benchmarks/backbone_speed.py`` times the network each way).  The input gradient of a stride-1 "same"
+    phases of a 12×24 map, C = 1152: the layer's forward + backward 188 ms through the phases, 97 ms so).  On
+    larger phase maps the phases' own weight gradient is as fast, and plain autograd through :func:`_phase_conv`
+    is used (``benchmarks/backbone_speed.py --layers`` times each layer three ways, without it the network).  The input gradient of a stride-1 "same"
     convolution is the same convolution with the kernel flipped, so it is phase-split too."""
 
     @staticmethod
