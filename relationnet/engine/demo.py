@@ -35,7 +35,7 @@ from ..losses.scl import labels_at_output
 from .checkpoint import atomic_write_text, load_model, read_meta
 from .evaluate import evaluate, feature_alignment
 from .lock import folder_lock
-from .train import dataset_root, resolve_device, train
+from .train import dataset_root, resolve_device, train, train_seconds
 
 LAMBDAS = (0.0, 0.01, 0.1, 1.0, 10.0)
 #: Table I (Cityscapes val, single scale) and Fig. 6 numbers quoted next to ours.
@@ -188,7 +188,6 @@ def _run_demo(out: Path, size: str, root, device: str, progress: bool, extra: di
         lam = run.cfg.stage2_lam if stage == "stage2" else run.cfg.lam
         ev = evals[run.key]
         rows.append({"key": run.key, "title": run.title, "lam": lam, **{k: ev[k] for k in ("step1", "step4", "alignment")}})
-    from .study import train_seconds        # the epochs' own times from the logs: right also on a rerun
     logged = sum(train_seconds(out / d) or 0.0 for d in sorted({r.train_dir for r in runs}))
     summary = {"size": size, "train_and_eval_seconds": round(train_s, 1), "logged_train_seconds": round(logged, 1),
                "total_seconds": round(time.perf_counter() - t0, 1),

@@ -31,6 +31,7 @@ from ..data import synthcity
 from .checkpoint import atomic_write_text
 from .demo import DemoRun, train_and_evaluate
 from .lock import folder_lock
+from .train import train_seconds  # noqa: F401  (the study's records and tests read it from here)
 
 #: Steps per epoch and the epochs of the recipe at each size (full: METHOD.md; ci: a smoke test).
 SIZES = {
@@ -161,23 +162,6 @@ def default_root(size: str) -> Path:
     if not synthcity.is_complete(root, CI_DATA):
         synthcity.generate(root, CI_DATA, overwrite=True, progress=False)
     return root
-
-
-def train_seconds(folder: Path, key: str = "sec") -> float | None:
-    """Seconds of training logged in a run folder's metrics.jsonl files (all stages): wall time (``key="sec"``)
-    or CPU time (``"cpu_sec"``; None when an epoch was logged without it, by a version that did not record it)."""
-    total = 0.0
-    for log in [folder / "metrics.jsonl", *sorted(folder.glob("stage*/metrics.jsonl"))]:
-        if log.is_file():
-            for line in log.read_text().splitlines():
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue
-                if key not in row and key != "sec":
-                    return None
-                total += float(row.get(key, 0.0))
-    return round(total, 1)
 
 
 def _stale(saved: Path, cfg) -> bool:

@@ -65,6 +65,24 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def train_seconds(folder: Path, key: str = "sec") -> float | None:
+    """Seconds of training logged in a run folder's metrics.jsonl files (all stages), as this module writes them:
+    wall time (``key="sec"``) or CPU time (``"cpu_sec"``; None when an epoch was logged without it, by a version
+    that did not record it)."""
+    total = 0.0
+    for log in [folder / "metrics.jsonl", *sorted(folder.glob("stage*/metrics.jsonl"))]:
+        if log.is_file():
+            for line in log.read_text().splitlines():
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if key not in row and key != "sec":
+                    return None
+                total += float(row.get(key, 0.0))
+    return round(total, 1)
+
+
 def stages(cfg: Config) -> list[Stage]:
     if not cfg.alternating:
         return [Stage("", cfg.annotation, cfg.lam, cfg.epochs)]
