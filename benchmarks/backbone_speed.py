@@ -9,6 +9,7 @@ as ratios to ResNet38 w0.125.
     python benchmarks/backbone_speed.py --size 96x192            # the demo's training crop
     python benchmarks/backbone_speed.py --size 128x256 --batch 8 --repeats 5
     python benchmarks/backbone_speed.py --size 96x192 --layers  # one dilated depthwise layer, three ways
+    python benchmarks/backbone_speed.py --size 96x192 --profile # where a Lite0 stride-8 step spends its time
 
 Every row is the whole RelationNet of the demo (head, relation module, classifier; the training step
 adds the similarity subnet, OHEM + λ·SCL, backward and an AdamW step); only the backbone differs.
@@ -82,6 +83,41 @@ def layer_rows(batch: int, h: int, w: int, repeats: int) -> list[dict]:
     return rows
 
 
+def _kind(name: str, shapes: list, h8: int) -> str:
+    """An operator read as which part of the network it is: convolutions by kind, direction and whether they run on
+    the 1/8 map (``h8`` rows; the phase maps of the dilated layers count as 1/8 too), batch norms, copies."""
+    s = shapes[0] if shapes and shapes[0] else []
+    if name in ("aten::convolution_backward", "aten::mkldnn_convolution"):
+        w = shapes[2] if name == "aten::convolution_backward" and len(shapes) > 2 else shapes[1] if len(shapes) > 1 else []
+        if len(w) != 4 or len(s) != 4:
+            return "other convolution"
+        kind = "depthwise" if w[1] == 1 and w[2] > 1 else f"{w[2]}×{w[3]}"
+        where = "1/8 map" if s[2] <= h8 else "finer maps"
+        return f"{kind} conv {'backward' if 'backward' in name else 'forward'}, {where}"
+    if name.startswith("aten::native_batch_norm"):
+        return "batch norm " + ("backward" if "backward" in name else "forward")
+    if name == "aten::copy_":
+        return "copies (phase split / merge, layout changes)"
+    return name.replace("aten::", "")
+
+
+def profile_rows(step, h8: int, steps: int = 3, top: int = 14) -> list[dict]:
+    """torch.profiler over ``steps`` training steps: self CPU time per step grouped by :func:`_kind`."""
+    from torch.profiler import ProfilerActivity, profile
+    step()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(steps):
+            step()
+    groups: dict[str, float] = {}
+    for ev in prof.key_averages(group_by_input_shape=True):
+        key = _kind(ev.key, ev.input_shapes, h8)
+        groups[key] = groups.get(key, 0.0) + ev.self_cpu_time_total / 1e3 / steps
+    total = sum(groups.values())
+    rows = [{"part": k, "ms per step": round(v, 1), "share %": round(100 * v / total, 1)}
+            for k, v in sorted(groups.items(), key=lambda kv: -kv[1])[:top]]
+    return rows + [{"part": "all (profiled)", "ms per step": round(total, 1), "share %": 100.0}]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--size", default="128x256", help="HxW of the training crop")
@@ -91,6 +127,8 @@ def main(argv=None):
     p.add_argument("--models", default=",".join(ROWS))
     p.add_argument("--json", default=None)
     p.add_argument("--layers", action="store_true", help="time the dilated depthwise layers alone instead")
+    p.add_argument("--profile", action="store_true",
+                   help="profile the first model's training step (default: Lite0 at stride 8, now) instead")
     a = p.parse_args(argv)
     h, w = (int(v) for v in a.size.lower().split("x"))
     if a.layers:
@@ -101,7 +139,10 @@ def main(argv=None):
     x = torch.randn(a.batch, 3, h, w)
     y = torch.randint(0, K, (a.batch, h, w))
     rows, base = [], None
-    for name in a.models.split(","):
+    names = a.models.split(",")
+    if a.profile and a.models == p.get_default("models"):
+        names = ["lite0_os8"]
+    for name in names:
         model = build(name, a.head_width)
         opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
         target = y[:, ::2, ::2] if name == "lite0_os16" else y     # the loss reads labels at stride 8 of this size
@@ -118,6 +159,11 @@ def main(argv=None):
             with torch.no_grad():
                 model(x)
 
+        if a.profile:
+            report(f"Where a training step goes: {ROWS[name]}, batch {a.batch}, {h}×{w} (torch.profiler, self CPU "
+                   f"time, mean of {a.repeats} steps; the profiler itself adds a little)",
+                   profile_rows(step, h // 8, a.repeats), a.json)
+            return
         t_step = median_time(step, a.repeats)
         t_inf = median_time(infer, a.repeats)
         if name == "r38w0.125" or base is None:

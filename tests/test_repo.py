@@ -36,6 +36,7 @@ def test_notebooks_use_the_library_and_check_what_they_rebuild():
     ("model_speed.py", ["--size", "32x64", "--repeats", "1", "--models", "r38w0.125,deeplabv3"]),
     ("multistep.py", ["--size", "32x48", "--repeats", "1"]),
     ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1"]),
+    ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1", "--profile"]),
     ("dashboard_view.py", ["--checkpoint", "none", "--repeats", "1"]),
     ("dashboard_interaction.py", ["--runs", "none", "--repeats", "1"]),
 ])
@@ -47,6 +48,19 @@ def test_benchmark_scripts_run_tiny(script, args, tmp_path):
     assert "machine:" in r.stdout and "|---" in r.stdout
     rows = json.loads(out.read_text())["rows"]
     assert rows and all(isinstance(v, (int, float, str)) for row in rows for v in row.values())
+
+
+def test_backbone_profile_names_the_parts_by_hand_made_shapes():
+    """The profile's grouping, on operator records written by hand: a (C, 1, 5, 5) weight is a depthwise
+    convolution, a (C_out, C_in, 1, 1) one a 1×1; a map of at most h/8 rows counts as the 1/8 map."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from backbone_speed import _kind
+    assert _kind("aten::convolution_backward", [[8, 1152, 12, 24], [8, 1152, 12, 24], [1152, 1, 5, 5]], 12) == \
+        "depthwise conv backward, 1/8 map"
+    assert _kind("aten::mkldnn_convolution", [[8, 192, 12, 24], [1152, 192, 1, 1], []], 12) == "1×1 conv forward, 1/8 map"
+    assert _kind("aten::mkldnn_convolution", [[8, 16, 48, 96], [96, 16, 1, 1], []], 12) == "1×1 conv forward, finer maps"
+    assert _kind("aten::native_batch_norm_backward", [[8, 1152, 12, 24]], 12) == "batch norm backward"
+    assert _kind("aten::copy_", [[8, 1152, 3, 4, 6, 4]], 12).startswith("copies")
 
 
 def test_data_loading_benchmark_runs_tiny(tiny_root, tmp_path):
