@@ -164,6 +164,9 @@ def test_cpu_time_of_a_run_is_none_when_an_epoch_was_logged_without_it(tmp_path)
     assert study.train_seconds(tmp_path) == 7.0 and study.train_seconds(tmp_path, "cpu_sec") == 12.0
     (tmp_path / "stage2" / "metrics.jsonl").write_text('{"sec": 4.0}\n')          # logged before cpu_sec existed
     assert study.train_seconds(tmp_path) == 7.0 and study.train_seconds(tmp_path, "cpu_sec") is None
+    (tmp_path / "stage2" / "metrics.jsonl").unlink()
+    (tmp_path / "metrics.jsonl").write_text('{"cpu_sec": 3.5}\n')          # one key behaves like the other
+    assert study.train_seconds(tmp_path) is None and study.train_seconds(tmp_path, "cpu_sec") == 3.5
 
 
 def test_full_size_skips_the_per_epoch_validation_without_changing_any_run():

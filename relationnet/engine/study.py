@@ -395,7 +395,7 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
     records = load_records(results, seeds)
     rows = claim_table(records, seeds, size)
     # training time from the logs plus this call's evaluation; a run reused from an earlier folder counts its training
-    total_s = sum(max(r.get("seconds", 0.0), r.get("train_seconds", 0.0)) for r in records.values())
+    total_s = sum(max(r.get("seconds") or 0.0, r.get("train_seconds") or 0.0) for r in records.values())
     summary = {"seeds_planned": seeds, "size": size, "records": len(records), "run_seconds_total": round(total_s, 1),
                "claims": rows,
                "arms": {a.id: a.title for a in arms(size)}}

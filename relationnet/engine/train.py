@@ -67,8 +67,8 @@ def cpu_seconds() -> float:
 
 def train_seconds(folder: Path, key: str = "sec") -> float | None:
     """Seconds of training logged in a run folder's metrics.jsonl files (all stages), as this module writes them:
-    wall time (``key="sec"``) or CPU time (``"cpu_sec"``; None when an epoch was logged without it, by a version
-    that did not record it)."""
+    wall time (``key="sec"``) or CPU time (``"cpu_sec"``); None when an epoch was logged without that key (a log
+    written before ``cpu_sec`` existed), never a partial sum."""
     total = 0.0
     for log in [folder / "metrics.jsonl", *sorted(folder.glob("stage*/metrics.jsonl"))]:
         if log.is_file():
@@ -77,9 +77,9 @@ def train_seconds(folder: Path, key: str = "sec") -> float | None:
                     row = json.loads(line)
                 except ValueError:
                     continue
-                if key not in row and key != "sec":
+                if key not in row:
                     return None
-                total += float(row.get(key, 0.0))
+                total += float(row[key])
     return round(total, 1)
 
 
