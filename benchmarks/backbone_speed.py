@@ -38,22 +38,16 @@ ROWS = {
 }
 
 
-def _through_phases(conv: atrous.DepthwiseConv2d):
-    """The earlier form: autograd differentiates the phase-split convolution itself, so the weight gradient is
-    taken on the tiny phase maps."""
-    return lambda x: atrous._phase_conv(x, conv.weight, conv.dilation[0])
-
-
 def build(name: str, head_width: float) -> torch.nn.Module:
     if name == "r38w0.125":
         return rn.models.RelationNet(K, "resnet38", width=0.125, dcn=False)
     model = rn.models.RelationNet(K, "efficientnet_lite0", width=head_width, dcn=False)
     if name == "lite0_os8_dilated":
         model.backbone = EfficientNetLite("efficientnet_lite0", output_stride=8, phase_split=False)
-    elif name == "lite0_os8_autograd":
+    elif name == "lite0_os8_autograd":           # the earlier form: the weight gradient on the tiny phase maps
         for m in model.backbone.modules():
-            if isinstance(m, atrous.DepthwiseConv2d) and m.dilation[0] > 1:
-                m.forward = _through_phases(m)
+            if isinstance(m, atrous.DepthwiseConv2d):
+                m.weight_grad = "phases"
     elif name == "lite0_os16":
         model.backbone = EfficientNetLite("efficientnet_lite0", output_stride=16)
     return model
@@ -71,7 +65,7 @@ def layer_rows(batch: int, h: int, w: int, repeats: int) -> list[dict]:
         x0, g = torch.randn(batch, c, h // 8, w // 8), torch.randn(batch, c, h // 8, w // 8)
         wt = torch.randn(c, 1, k, k, requires_grad=True)
         ways = {"now": lambda x: atrous.phase_split_depthwise_conv2d(x, wt, None, d),
-                "through the phases": lambda x: atrous._phase_conv(x, wt, d),
+                "through the phases": lambda x: atrous.phase_split_depthwise_conv2d(x, wt, None, d, "phases"),
                 "PyTorch dilated": lambda x: F.conv2d(x, wt, padding=d * (k // 2), dilation=d, groups=c)}
         row = {"layer": f"{k}×{k}, dilation {d}, C = {c}, phases {-(-h // 8 // d)}×{-(-w // 8 // d)}"}
         for name, fn in ways.items():

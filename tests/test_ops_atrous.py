@@ -6,15 +6,16 @@ import torch.nn.functional as F
 from relationnet.ops.atrous import DepthwiseConv2d, phase_split_depthwise_conv2d
 
 
+@pytest.mark.parametrize("weight_grad", ["auto", "phases"])
 @pytest.mark.parametrize("k,d,h,w", [(3, 2, 8, 8), (5, 2, 7, 9), (3, 4, 16, 32), (5, 4, 13, 6), (5, 3, 11, 10), (3, 1, 5, 5)])
-def test_equals_dilated_conv_in_values_and_gradients(k, d, h, w):
+def test_equals_dilated_conv_in_values_and_gradients(k, d, h, w, weight_grad):
     torch.manual_seed(k * 100 + d * 10 + h)
     c = 6
     x = torch.randn(2, c, h, w, dtype=torch.float64, requires_grad=True)
     wt = torch.randn(c, 1, k, k, dtype=torch.float64, requires_grad=True)
     b = torch.randn(c, dtype=torch.float64, requires_grad=True)
     ref = F.conv2d(x, wt, b, padding=d * (k // 2), dilation=d, groups=c)
-    got = phase_split_depthwise_conv2d(x, wt, b, d)
+    got = phase_split_depthwise_conv2d(x, wt, b, d, weight_grad)
     torch.testing.assert_close(got, ref)
     g = torch.randn_like(ref)
     gr = torch.autograd.grad(ref, (x, wt, b), g)
@@ -40,6 +41,8 @@ def test_bad_weight():
         phase_split_depthwise_conv2d(torch.randn(1, 4, 8, 8), torch.randn(4, 1, 4, 4), None, 2)
     with pytest.raises(ValueError, match="depthwise weight"):
         phase_split_depthwise_conv2d(torch.randn(1, 4, 8, 8), torch.randn(3, 1, 3, 3), None, 2)
+    with pytest.raises(ValueError, match="weight_grad"):
+        phase_split_depthwise_conv2d(torch.randn(1, 4, 8, 8), torch.randn(4, 1, 3, 3), None, 2, "dilated")
 
 
 @pytest.mark.parametrize("k", [3, 5])      # 4×5 phase maps: autograd through the phases (k = 3), the Function (k = 5)

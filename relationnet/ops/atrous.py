@@ -74,10 +74,14 @@ class _PhaseSplitDepthwise(torch.autograd.Function):
 
 
 def phase_split_depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
-                                 dilation: int) -> torch.Tensor:
+                                 dilation: int, weight_grad: str = "auto") -> torch.Tensor:
     """``F.conv2d(x, weight, bias, padding=dilation*(k//2), dilation=dilation, groups=C)`` for a
     (C, 1, k, k) depthwise ``weight`` with odd ``k``, computed phase by phase (same values and
-    gradients)."""
+    gradients).  ``weight_grad="auto"`` takes the weight gradient on the dilated map where the phase maps are
+    smaller than the kernel (:class:`_PhaseSplitDepthwise`); ``"phases"`` always lets autograd differentiate the
+    phase-split convolution (the first form, kept for ``benchmarks/backbone_speed.py``)."""
+    if weight_grad not in ("auto", "phases"):
+        raise ValueError(f"weight_grad must be 'auto' or 'phases', got {weight_grad!r}")
     c = x.shape[1]
     k = weight.shape[-1]
     if weight.shape != (c, 1, k, k) or k % 2 == 0:
@@ -86,7 +90,7 @@ def phase_split_depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: to
     if d == 1:
         return F.conv2d(x, weight, bias, padding=k // 2, groups=c)
     h, w = x.shape[-2:]
-    if min(-(-h // d), -(-w // d)) < k:      # phase maps smaller than the kernel: see _PhaseSplitDepthwise
+    if weight_grad == "auto" and min(-(-h // d), -(-w // d)) < k:   # phases smaller than the kernel: see the class
         y = _PhaseSplitDepthwise.apply(x, weight, d)
     else:
         y = _phase_conv(x, weight, d)
@@ -96,15 +100,15 @@ def phase_split_depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: to
 class DepthwiseConv2d(nn.Conv2d):
     """A depthwise ``nn.Conv2d`` (same parameters and state-dict keys) whose dilated, stride-1 form
     runs phase-split (:func:`phase_split_depthwise_conv2d`); ``phase_split=False`` keeps PyTorch's
-    dilated kernel (for comparison)."""
+    dilated kernel (for comparison); ``weight_grad`` is passed on (an attribute, so a built model can be switched)."""
 
     def __init__(self, channels: int, kernel_size: int, stride: int = 1, dilation: int = 1,
-                 phase_split: bool = True):
+                 phase_split: bool = True, weight_grad: str = "auto"):
         super().__init__(channels, channels, kernel_size, stride=stride, padding=dilation * (kernel_size // 2),
                          dilation=dilation, groups=channels, bias=False)
-        self.phase_split = phase_split
+        self.phase_split, self.weight_grad = phase_split, weight_grad
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.phase_split and self.dilation[0] > 1 and self.stride == (1, 1):
-            return phase_split_depthwise_conv2d(x, self.weight, self.bias, self.dilation[0])
+            return phase_split_depthwise_conv2d(x, self.weight, self.bias, self.dilation[0], self.weight_grad)
         return super().forward(x)
