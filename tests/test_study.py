@@ -181,3 +181,13 @@ def test_full_size_skips_the_per_epoch_validation_without_changing_any_run():
     rec = json.loads(study.record_path(committed, "A3", 0).read_text())
     a3 = next(a for a in study.arms("full") if a.id == "A3")
     assert rec["fingerprint"] == study.fingerprint(study.arm_config(a3, 0, "full", root=rec["config"].get("root", "x")))
+
+
+def test_list_writes_each_claims_test_as_the_results_page_does(tmp_path):
+    """`relationnet study --list`: an interaction is a difference of differences, and a within-arm claim names both
+    metrics (it read 'A3 − B2' and 'A4 − A4 (step4.miou)')."""
+    text = study.describe(results=tmp_path)
+    assert "  T2-Interaction: (A3 − B2) − (A2 − B1) (step1.miou); paper" in text
+    assert "  MS-4: A4 − A4 (step4.miou vs step1.miou); paper +1.04" in text
+    assert "  T1-OHEM: A2 − A1 (step1.miou); paper +3.75" in text
+    assert "A2                  300  0/5          OHEM baseline" in text
