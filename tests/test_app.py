@@ -338,6 +338,8 @@ def test_study_tabs_read_the_study(demo_runs, tmp_path, monkeypatch):
     row = table[table["claim"] == "F6-λ0.1"].iloc[0]
     assert row["verdict"] == "reproduced" and row["seeds"] == 5
     assert row["paired difference [95 % CI]"] == expected                   # scipy's interval, one decimal
+    assert row["test"] == "A4 − A3 (step1.miou)"
+    assert table[table["claim"] == "T2-Interaction"].iloc[0]["test"] == "(A3 − B2) − (A2 − B1) (step1.miou)"
     assert len(at.get("plotly_chart")) >= 1
     assert any("λ = 0.1 vs 0: +1.0" in c.value for c in at.caption)
     # no study: the tabs say so and the rest still works
