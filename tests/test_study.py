@@ -49,12 +49,15 @@ def test_claims_name_existing_arms_and_metrics():
 
 
 @pytest.mark.slow
-def test_study_end_to_end_tiny(tiny_root, tmp_path, monkeypatch):
+def test_study_end_to_end_tiny(tiny_root, tmp_path, monkeypatch, capsys):
     extra = {k: v for k, v in tiny_overrides(tiny_root).items()
              if k in ("crop", "batch_size", "workers", "device", "optimizer")}
     out, results = tmp_path / "runs", tmp_path / "results"
-    summary = study.run_study(out, results, seeds=2, size="ci", root=str(tiny_root), progress=False, extra=extra)
+    summary = study.run_study(out, results, seeds=2, size="ci", root=str(tiny_root), progress=True, extra=extra)
     arms = study.arms("ci")
+    bar = capsys.readouterr().err                  # the overall bar names what landed, not only the steps
+    n = len(arms) * 2                              # every arm on both seeds (the D4 cut is the full size's)
+    assert f"study: {n} runs pending" in bar and f"study: {n} of {n} runs landed (last: " in bar
     for s in range(2):
         for a in arms:
             rec = json.loads(study.record_path(results, a.id, s).read_text())

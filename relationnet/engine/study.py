@@ -223,6 +223,7 @@ def _run_study(out: Path, results: Path, seeds: int, only, size: str, root, devi
                 pending.append((seed, arm, cfg))
     total = sum(a.train_steps for _, a, _ in pending)
     bar = tqdm(total=total, desc=f"study: {len(pending)} runs pending", unit="step", disable=not progress)
+    done = [0]
     for seed in range(seeds):
         todo = [(a, c) for s, a, c in pending if s == seed]
         if not todo:
@@ -249,6 +250,10 @@ def _run_study(out: Path, results: Path, seeds: int, only, size: str, root, devi
             path = record_path(results, arm.id, seed)
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(path, json.dumps(rec, indent=1))
+            done[0] += 1
+            miou = rec["metrics"].get("step1", {}).get("miou")
+            bar.set_description(f"study: {done[0]} of {len(pending)} runs landed (last: {arm.id} seed {seed}"
+                                + (f", {100 * miou:.1f} % mIoU)" if miou is not None else ")"), refresh=False)
             bar.update(arm.train_steps)
 
         train_and_evaluate(runs, out / f"seed{seed}", device=device, progress=False, desc=f"seed {seed}",
