@@ -34,7 +34,7 @@ from relationnet.data import Cityscapes, DatasetError, colorize, eval_transform,
 from relationnet.data.labels import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE  # noqa: E402
 from relationnet.engine.checkpoint import CheckpointError, load_model  # noqa: E402
 from relationnet.engine.demo import PAPER  # noqa: E402
-from relationnet.engine.study import test_text  # noqa: E402
+from relationnet.engine.study import claim_formula  # noqa: E402
 from relationnet.engine.evaluate import BAND_WIDTH, boundary_band, feature_alignment  # noqa: E402
 from relationnet.engine.evaluate import by_disagreement  # noqa: E402
 from relationnet.engine.evaluate import compare as compare_models  # noqa: E402
@@ -682,8 +682,8 @@ with tabs["Ablations"]:
                    "written before the runs in docs/study/METHOD.md. Differences in points of %.")
         table = [{"claim": r["claim"], "verdict": r["verdict"], "paired difference [95 % CI]": helpers.fmt_ci(r),
                   "seeds": r["n"], "paper": r["paper"],
-                  "test": test_text(r["arm"], r["ref"], r["metric"], r.get("ref_metric", ""), r.get("arm2", ""),
-                                    r.get("ref2", "")),
+                  "test": claim_formula(r["arm"], r["ref"], r["metric"], r.get("ref_metric", ""),
+                                        r.get("arm2", ""), r.get("ref2", "")),
                   "arm": f"{r['arm']}: {helpers.fmt_mean_sd(r.get('arm_mean'), r.get('arm_sd'), r['n'])}",
                   "reference": f"{r['ref']}: {helpers.fmt_mean_sd(r.get('ref_mean'), r.get('ref_sd'), r['n'])}",
                   "what": r["title"]}

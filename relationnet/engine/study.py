@@ -143,7 +143,8 @@ CLAIMS = [
           "step4.boundary_miou", "+ (Fig. 1)"),
 ]
 
-def test_text(arm: str, ref: str, metric: str, ref_metric: str = "", arm2: str = "", ref2: str = "") -> str:
+
+def claim_formula(arm: str, ref: str, metric: str, ref_metric: str = "", arm2: str = "", ref2: str = "") -> str:
     """The paired difference a claim tests, as the results page and ``study --list`` write it."""
     test = f"{arm} − {ref}"
     if arm2:                                            # an interaction: the difference of two differences
@@ -433,7 +434,7 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
         e = d + 1
         ci = (f"{r['mean']:+.{e}f} [{r['lo']:+.{e}f}, {r['hi']:+.{e}f}]" if r["n"] >= 2
               else (f"{r['mean']:+.{e}f}" if r["n"] else "—"))
-        test = test_text(r["arm"], r["ref"], r["metric"], r["ref_metric"], r.get("arm2", ""), r.get("ref2", ""))
+        test = claim_formula(r["arm"], r["ref"], r["metric"], r["ref_metric"], r.get("arm2", ""), r.get("ref2", ""))
         lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {arm} | {ref} | {ci} | "
                      f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} | {r['verdict']} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title}" for a in arms(size)) + "."]
@@ -537,6 +538,7 @@ def describe(size: str = "full", results: str | Path = "docs/study", seeds: int 
         planned = seeds_for(a.id, seeds, size)
         lines.append(f"{a.id:4s} {a.train_steps:18d}  {landed}/{planned}          {a.title}"
                      + (" (cut by the budget: METHOD.md, Changes)" if planned < seeds else ""))
-    lines += ["", "claims:"] + [f"  {c.id}: {test_text(c.arm, c.ref, c.metric, c.ref_metric, c.arm2, c.ref2)}; "
-                                f"paper {c.paper}" for c in CLAIMS]
+    lines += ["", "claims:"] + [
+        f"  {c.id}: {claim_formula(c.arm, c.ref, c.metric, c.ref_metric, c.arm2, c.ref2)}; paper {c.paper}"
+        for c in CLAIMS]
     return "\n".join(lines)
