@@ -305,11 +305,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
     previous = _stop_on_sigterm()
     try:
-        return COMMANDS[args.command](args)
-    except (ValueError, FileExistsError, FileNotFoundError, RuntimeError, OSError) as e:
-        print(f"relationnet {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+        try:
+            return COMMANDS[args.command](args)
+        except (ValueError, FileExistsError, FileNotFoundError, RuntimeError, OSError) as e:
+            print(f"relationnet {args.command}: error: {e}", file=sys.stderr)
+            return 2
+    except KeyboardInterrupt:      # outside the inner handler too: a stop that lands while an error is being reported
         print("interrupted; rerun the same command to continue", file=sys.stderr)
         return 130
     finally:

@@ -363,6 +363,31 @@ def test_sigterm_stops_training_like_ctrl_c(tiny_root, tmp_path):
     assert ck.read_meta(tmp_path / "run/last")["epoch"] == 6
 
 
+def test_sigterm_to_the_whole_job_with_data_workers_is_a_stop_not_an_error(tiny_root, tmp_path):
+    """SIGTERM to the whole job (a scheduler's stop; `pkill -f` reaches the data workers too), the workers first:
+    the command says it was interrupted, with no traceback (PyTorch's workers die of a SIGTERM their parent did
+    not send, and the main process printed 'DataLoader worker ... killed by signal: Terminated' with a traceback
+    from the loader's cleanup, or exited with that as its error)."""
+    import os
+    kw = dict(epochs=6, const_epochs=2, iters_per_epoch=3, eval_every=1, workers=1)
+    proc = subprocess.Popen(_train_cmd(tiny_root, tmp_path / "run", **kw), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "run/last.json").is_file():
+        time.sleep(0.05)
+    workers = []
+    while time.time() < deadline and not workers:         # the next epoch's worker, loading batches
+        workers = [int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+        time.sleep(0.05)
+    for pid in [*workers, proc.pid]:    # the workers first, as `pkill -f` may order it
+        os.kill(pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted; rerun the same command to continue" in err and "Traceback" not in err and "error" not in err
+    subprocess.run(_train_cmd(tiny_root, tmp_path / "run", **kw), check=True, capture_output=True)
+    assert ck.read_meta(tmp_path / "run/last")["epoch"] == 6
+
+
 def test_a_kill_inside_a_checkpoint_save_is_finished_or_dropped(tmp_path):
     """The two states a SIGKILL can leave inside save_checkpoint, made by hand, and a full disk."""
     model = rn.models.RelationNet(5, width=0.125, dcn=False)

@@ -1,7 +1,9 @@
 """Datasets (Cityscapes, Pascal Context, the embedded SynthCity), transforms, palettes and loaders."""
 from __future__ import annotations
 
+import os
 import random
+import signal
 from pathlib import Path
 from typing import Callable
 
@@ -34,11 +36,22 @@ def build_dataset(name: str, root: str | Path, split: str = "train", annotation:
     raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
 
 
-def seed_worker(worker_id: int) -> None:
-    """Seed numpy and random in a loader worker from torch's per-worker seed."""
+def init_worker(worker_id: int) -> None:
+    """A loader worker's start: seed numpy and random from torch's per-worker seed, and leave quietly on SIGTERM.
+
+    A SIGTERM to the whole job (``kill -- -PGID``, a batch scheduler, ``pkill -f``) reaches the workers too;
+    PyTorch's workers exit quietly only when their parent sends it, so a worker killed by anyone else made the
+    main process print "DataLoader worker ... killed by signal: Terminated" (with a traceback) on its way out of a
+    clean stop.  Exiting with status 0 leaves the reporting to the main process: its own SIGTERM stops the command
+    as Ctrl-C does, and a worker stopped alone is reported as having exited unexpectedly."""
     s = torch.initial_seed() % 2**32
     np.random.seed(s)
     random.seed(s)
+    signal.signal(signal.SIGTERM, _worker_sigterm)
+
+
+def _worker_sigterm(signum, frame):
+    os._exit(0)
 
 
 def build_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0,
@@ -48,7 +61,7 @@ def build_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, seed:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
     g = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=g,
-                      worker_init_fn=seed_worker, drop_last=shuffle if drop_last is None else drop_last,
+                      worker_init_fn=init_worker, drop_last=shuffle if drop_last is None else drop_last,
                       pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
                       persistent_workers=False)
 
@@ -69,4 +82,4 @@ __all__ = ["CITYSCAPES_CLASSES", "CITYSCAPES_PALETTE", "DATASETS", "IGNORE_INDEX
            "PASCAL_CONTEXT_CLASSES", "PASCAL_CONTEXT_PALETTE", "STD", "TRAIN_ID_TO_LABEL_ID", "Cityscapes",
            "DatasetError", "PascalContext", "build_dataset", "build_loader", "class_names", "dataset_loader", "colorize",
            "denormalize", "eval_transform", "normalize_image", "overlay", "palette", "read_label", "read_rgb",
-           "seed_worker", "synthcity", "train_transform"]
+           "init_worker", "synthcity", "train_transform"]

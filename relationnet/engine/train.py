@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from .. import config as config_mod
 from ..config import Config
-from ..data import build_dataset, class_names, eval_transform, palette, seed_worker, train_transform
+from ..data import build_dataset, class_names, eval_transform, palette, init_worker, train_transform
 from ..data import synthcity
 from ..losses import relationnet_loss
 from ..models import RelationNet
@@ -235,7 +235,7 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
         sampler.set_epoch(epoch)
         g = torch.Generator().manual_seed(stage_seed + epoch + 1 + 7919 * dist_info.rank)
         loader = DataLoader(tset, batch_size=per_rank, sampler=sampler, num_workers=cfg.workers,
-                            worker_init_fn=seed_worker, generator=g, pin_memory=device.type == "cuda",
+                            worker_init_fn=init_worker, generator=g, pin_memory=device.type == "cuda",
                             drop_last=len(tset) >= cfg.batch_size)
         n_iter = len(loader) if not cfg.iters_per_epoch else min(len(loader), cfg.iters_per_epoch)
         net.train()
