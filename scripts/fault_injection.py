@@ -118,11 +118,13 @@ def _first_difference(a, b, where: str = "") -> str:
         for k in sorted(set(a) | set(b), key=str):
             if a.get(k, "<absent>") != b.get(k, "<absent>"):
                 return _first_difference(a.get(k, "<absent>"), b.get(k, "<absent>"), f"{where}.{k}")
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f"{where or 'the top'}: {len(a)} vs {len(b)} items"
         for i, (x, y) in enumerate(zip(a, b)):
             if x != y:
                 return _first_difference(x, y, f"{where}[{i}]")
-    return f"{where or 'value'}: {str(a)[:60]} vs {str(b)[:60]}"
+    return f"{where or 'the top'}: {str(a)[:60]} vs {str(b)[:60]}"
 
 
 def differences(a: dict, b: dict, limit: int = 5) -> list[str]:

@@ -411,6 +411,13 @@ def test_a_kill_inside_a_checkpoint_save_is_finished_or_dropped(tmp_path):
     loaded, m = ck.load_model(tmp_path / "c")
     assert m["epoch"] == 2 and torch.equal(next(loaded.parameters()), next(model.parameters()))
     assert ck.finish_interrupted_save(tmp_path / "c") is None
+    # killed inside safetensors' own write (seen in the SIGKILL campaign: it writes '.tmp' + six random letters and
+    # digits next to the target, then renames): the left-over is removed, other files stay
+    (tmp_path / ".tmpL0wQaY").write_bytes(b"partial tensors")
+    (tmp_path / ".tmpnotes").write_text("a user's")
+    assert ck.finish_interrupted_save(tmp_path / "c") == "removed 1 temporary file(s) of a killed tensor write"
+    assert not (tmp_path / ".tmpL0wQaY").exists() and (tmp_path / ".tmpnotes").is_file()
+    assert ck.load_model(tmp_path / "c")[1]["epoch"] == 2
     # a full disk while writing: a clear error, no temporary files, the previous checkpoint intact
     import errno
     from relationnet.engine import checkpoint as ckmod

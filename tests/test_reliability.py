@@ -24,10 +24,11 @@ def test_end_state_comparison_catches_what_a_bad_resume_would_leave(tmp_path):
     (b / "metrics.jsonl").write_text('{"epoch": 1, "loss": 0.5, "sec": 9.0}\n')       # timing only: equal
     assert fi.differences(fi.run_state(a), fi.run_state(b)) == []
     (b / "metrics.jsonl").write_text('{"epoch": 1, "loss": 0.5, "sec": 9.0}\n' * 2)   # a duplicated line
-    assert fi.differences(fi.run_state(a), fi.run_state(b)) == ["differs metrics.jsonl"]
+    assert fi.differences(fi.run_state(a), fi.run_state(b)) == ["differs metrics.jsonl (at the top: 1 vs 2 items)"]
     (b / "metrics.jsonl").write_text('{"epoch": 1, "loss": 0.5, "sec": 1.0}\n')
     save_file({"model.w": torch.arange(4.0) + 1e-7}, str(b / "last.safetensors"))    # one ulp-sized change
-    assert fi.differences(fi.run_state(a), fi.run_state(b)) == ["differs last.safetensors"]
+    diff = fi.differences(fi.run_state(a), fi.run_state(b))
+    assert len(diff) == 1 and diff[0].startswith("differs last.safetensors (at .model.w: ")      # the tensor named
     (b / "last.safetensors.tmp").write_bytes(b"x")
     assert "extra last.safetensors.tmp" in fi.differences(fi.run_state(a), fi.run_state(b))
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -129,10 +130,25 @@ def finish_interrupted_save(path: str | Path) -> str | None:
     A save writes ``NAME.safetensors.tmp`` and ``NAME.json.tmp`` in full, then renames the tensors, then the JSON.
     Killed before the first rename: the temporary files are dropped and the previous checkpoint stands. Killed
     between the two renames: the new tensors are in place and their JSON is complete in ``NAME.json.tmp``, so the
-    rename is completed (otherwise the old JSON's digest would not match the new tensors). Only the folder's
-    writer may call this (it renames files). Returns what was done, or None.
+    rename is completed (otherwise the old JSON's digest would not match the new tensors). Killed inside
+    safetensors' own write: it writes a ``.tmpXXXXXX`` file (six random letters and digits) next to the target and
+    renames it at the end, so such a file is left over from a killed save and is removed. Only the folder's writer
+    may call this (it renames and removes files). Returns what was done, or None.
     """
     st_path, js_path = paths(path)
+    orphans = [p for p in st_path.parent.glob(".tmp*") if _SAFETENSORS_TMP.fullmatch(p.name) and p.is_file()]
+    for p in orphans:
+        p.unlink(missing_ok=True)
+    done = _finish_renames(st_path, js_path)
+    if orphans:
+        done = (done + "; " if done else "") + f"removed {len(orphans)} temporary file(s) of a killed tensor write"
+    return done
+
+
+_SAFETENSORS_TMP = re.compile(r"\.tmp[0-9A-Za-z]{6}")
+
+
+def _finish_renames(st_path: Path, js_path: Path) -> str | None:
     tmp_st, tmp_js = st_path.with_name(st_path.name + ".tmp"), js_path.with_name(js_path.name + ".tmp")
     if tmp_st.exists():
         tmp_st.unlink()
