@@ -31,7 +31,7 @@ from ..data import synthcity
 from .checkpoint import atomic_write_text
 from .demo import DemoRun, train_and_evaluate
 from .lock import folder_lock
-from .train import train_seconds  # noqa: F401  (the study's records and tests read it from here)
+from .train import train_seconds
 
 #: Steps per epoch and the epochs of the recipe at each size (full: METHOD.md; ci: a smoke test).
 SIZES = {
