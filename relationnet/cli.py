@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="ci: two-step runs on the CI data (default: $RELATIONNET_SIZE or full)")
     st.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     st.add_argument("--tabulate", action="store_true", help="only rebuild the tables and figures from the records")
+    st.add_argument("--readme", default=None, metavar="PATH",
+                    help="with --tabulate: also rewrite the study passage of this README (e.g. README.md)")
     st.add_argument("--no-progress", action="store_true")
 
     info = sub.add_parser("info", help="print the model summary for a configuration")
@@ -270,6 +272,13 @@ def cmd_study(args) -> int:
     if args.tabulate:
         study.tabulate(args.results, args.seeds, size)
         print(f"wrote {args.results}/README.md and results.json")
+        if args.readme:
+            try:
+                changed = study.update_readme(args.readme, args.results, args.seeds, size)
+            except (OSError, ValueError) as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+            print(f"{'rewrote' if changed else 'unchanged:'} the study passage of {args.readme}")
         return 0
     only = [a.strip() for a in args.only.split(",") if a.strip()] if args.only else None
     try:

@@ -63,3 +63,16 @@ def test_main_leaves_the_sigterm_handler_as_it_found_it(capsys):
     assert main(["info", "--backbone", "resnet38", "--width", "0.125"]) == 0
     assert "M parameters" in capsys.readouterr().out
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_study_tabulate_rewrites_a_readme_passage_and_refuses_one_without_markers(tmp_path, capsys):
+    from relationnet.engine import study
+    readme = tmp_path / "README.md"
+    readme.write_text("# no passage here\n")
+    args = ["study", "--tabulate", "--size", "full", "--results", str(tmp_path / "docs"), "--readme", str(readme)]
+    assert main(args) == 2
+    assert "has no study passage" in capsys.readouterr().err and readme.read_text() == "# no passage here\n"
+    readme.write_text(f"{study.README_BEGIN}\n{study.README_END}\n")
+    assert main(args) == 0
+    assert "0 of 61 planned runs have landed" in readme.read_text() and "no claim has a verdict yet" in readme.read_text()
+    assert main(args + ["--no-progress"]) == 0 and "unchanged: the study passage" in capsys.readouterr().out

@@ -110,3 +110,13 @@ def test_study_records_are_committed_not_ignored():
     r = subprocess.run(["git", "check-ignore", "-q", "docs/study/runs/seed9/A1.json"], cwd=REPO)
     assert r.returncode == 1, "docs/study/runs/ is ignored by .gitignore"
     assert subprocess.run(["git", "check-ignore", "-q", "runs/demo/baseline/last.json"], cwd=REPO).returncode == 0
+
+
+def test_readme_quotes_the_study_as_its_committed_records_stand():
+    """The README's study passage is what `relationnet study --tabulate --readme README.md` writes from the records
+    in docs/study/runs: no verdict stronger, no count older than the records."""
+    from relationnet.engine import study
+    block = study.readme_block((REPO / "README.md").read_text(encoding="utf-8"))
+    assert block, "README.md lost its study passage markers"
+    want = study.readme_passage(study.load_records(REPO / "docs" / "study", study.SEEDS), study.SEEDS, "full")
+    assert block == want, "README's study passage is stale: run relationnet study --tabulate --readme README.md"

@@ -194,3 +194,35 @@ def test_list_writes_each_claims_test_as_the_results_page_does(tmp_path):
     assert "  MS-4: A4 − A4 (step4.miou vs step1.miou); paper +1.04" in text
     assert "  T1-OHEM: A2 − A1 (step1.miou); paper +3.75" in text
     assert "A2                  300  0/5          OHEM baseline" in text
+
+
+def test_readme_passage_groups_claims_by_the_verdict_rule_and_rewrites_only_its_block(tmp_path):
+    """Five seeds of A1/A2/A3 by hand: A2 beats A1 every seed by 2–4 points (reproduced), A3 is below A2 every seed
+    (contradicted), and no other claim has its arms (pending); D4's claim reads cut."""
+    a1 = [30.0, 31.0, 29.5, 30.5, 31.5]
+    plus = {"A1": [0.0] * 5, "A2": [3.0, 2.0, 4.0, 3.5, 2.5], "A3": [1.0, 0.5, 1.5, 2.0, 1.0]}
+    for arm, d in plus.items():
+        for s in range(5):
+            p = study.record_path(tmp_path / "docs", arm, s)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(json.dumps({"arm": arm, "seed": s, "metrics": {"step1": {"miou": (a1[s] + d[s]) / 100}}}))
+    text = study.readme_passage(study.load_records(tmp_path / "docs", 5))
+    assert text.startswith("**Verdicts so far:** 15 of 61 planned runs have landed (seed 0: 3 of 13; seed 1: 3 of 12;")
+    lines = text.splitlines()
+    assert "- *reproduced*: T1-OHEM (OHEM beats cross-entropy)." in lines
+    assert "- *contradicted*: T1-Rel (the relation module helps)." in lines
+    assert not any(line.startswith("- *inconclusive*") for line in lines)
+    pending = next(line for line in lines if line.startswith("- *pending*"))
+    assert "T1-OHEM" not in pending and "T1-Rel," not in pending and "T2-Init" in pending
+    assert any(line.startswith("- *cut by the budget*: Alt-NoSCLcoarse") and "D4 on 1 seed," in line for line in lines)
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\nbefore\n")
+    with pytest.raises(ValueError, match="no study passage"):
+        study.update_readme(readme, tmp_path / "docs")
+    readme.write_text(f"# x\nbefore\n{study.README_BEGIN}\nold words\n{study.README_END}\nafter\n")
+    assert study.update_readme(readme, tmp_path / "docs") is True
+    new = readme.read_text()
+    assert new.startswith("# x\nbefore\n") and new.endswith(f"{study.README_END}\nafter\n") and "old words" not in new
+    assert study.readme_block(new) == text
+    assert study.update_readme(readme, tmp_path / "docs") is False                     # nothing to change twice
