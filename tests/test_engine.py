@@ -415,7 +415,8 @@ def test_a_kill_inside_a_checkpoint_save_is_finished_or_dropped(tmp_path):
     # digits next to the target, then renames): the left-over is removed, other files stay
     (tmp_path / ".tmpL0wQaY").write_bytes(b"partial tensors")
     (tmp_path / ".tmpnotes").write_text("a user's")
-    assert ck.finish_interrupted_save(tmp_path / "c") == "removed 1 temporary file(s) of a killed tensor write"
+    assert ck.finish_interrupted_save(tmp_path / "c") is None                     # not the checkpoint's own files
+    assert ck.finish_interrupted_saves(tmp_path, ("c", "best")) == ["removed 1 temporary file(s) of a killed tensor write"]
     assert not (tmp_path / ".tmpL0wQaY").exists() and (tmp_path / ".tmpnotes").is_file()
     assert ck.load_model(tmp_path / "c")[1]["epoch"] == 2
     # a full disk while writing: a clear error, no temporary files, the previous checkpoint intact

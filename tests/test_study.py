@@ -170,6 +170,8 @@ def test_cpu_time_of_a_run_is_none_when_an_epoch_was_logged_without_it(tmp_path)
     (tmp_path / "stage2" / "metrics.jsonl").unlink()
     (tmp_path / "metrics.jsonl").write_text('{"cpu_sec": 3.5}\n')          # one key behaves like the other
     assert study.train_seconds(tmp_path) is None and study.train_seconds(tmp_path, "cpu_sec") == 3.5
+    (tmp_path / "metrics.jsonl").write_text('{"cpu_sec": 3.5}\n{"cpu_sec": 2\n')   # a line that is not JSON
+    assert study.train_seconds(tmp_path, "cpu_sec") is None                          # no partial sum
 
 
 def test_full_size_skips_the_per_epoch_validation_without_changing_any_run():

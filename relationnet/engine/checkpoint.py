@@ -130,18 +130,25 @@ def finish_interrupted_save(path: str | Path) -> str | None:
     A save writes ``NAME.safetensors.tmp`` and ``NAME.json.tmp`` in full, then renames the tensors, then the JSON.
     Killed before the first rename: the temporary files are dropped and the previous checkpoint stands. Killed
     between the two renames: the new tensors are in place and their JSON is complete in ``NAME.json.tmp``, so the
-    rename is completed (otherwise the old JSON's digest would not match the new tensors). Killed inside
-    safetensors' own write: it writes a ``.tmpXXXXXX`` file (six random letters and digits) next to the target and
-    renames it at the end, so such a file is left over from a killed save and is removed. Only the folder's writer
-    may call this (it renames and removes files). Returns what was done, or None.
+    rename is completed (otherwise the old JSON's digest would not match the new tensors). Only the folder's writer
+    may call this (it renames and removes files). Returns what was done, or None. A kill inside safetensors' own
+    write leaves a file this does not know of: :func:`finish_interrupted_saves` removes those too.
     """
-    st_path, js_path = paths(path)
-    orphans = [p for p in st_path.parent.glob(".tmp*") if _SAFETENSORS_TMP.fullmatch(p.name) and p.is_file()]
+    return _finish_renames(*paths(path))
+
+
+def finish_interrupted_saves(folder: str | Path, names: tuple = ("last", "best")) -> list[str]:
+    """:func:`finish_interrupted_save` for each checkpoint ``names`` of a run folder, and one sweep of the folder
+    for safetensors' own left-overs: it writes a ``.tmpXXXXXX`` file (six random letters and digits) next to the
+    target and renames it at the end, so such a file is left over from a killed save and is removed. Only the
+    folder's writer may call this. Returns what was done, one line per thing (empty when nothing was)."""
+    folder = Path(folder)
+    done = [f"{n}: {m}" for n in names if (m := finish_interrupted_save(folder / n))]
+    orphans = [p for p in folder.glob(".tmp*") if _SAFETENSORS_TMP.fullmatch(p.name) and p.is_file()]
     for p in orphans:
         p.unlink(missing_ok=True)
-    done = _finish_renames(st_path, js_path)
     if orphans:
-        done = (done + "; " if done else "") + f"removed {len(orphans)} temporary file(s) of a killed tensor write"
+        done.append(f"removed {len(orphans)} temporary file(s) of a killed tensor write")
     return done
 
 

@@ -39,7 +39,7 @@ from ..data import synthcity
 from ..losses import relationnet_loss
 from ..models import RelationNet
 from . import distributed
-from .checkpoint import atomic_write_text, finish_interrupted_save, read_meta, restore, save_checkpoint
+from .checkpoint import atomic_write_text, finish_interrupted_saves, read_meta, restore, save_checkpoint
 from .evaluate import evaluate
 from .lock import folder_lock
 from .schedule import lr_at, stage_const_epochs
@@ -68,18 +68,17 @@ def cpu_seconds() -> float:
 def train_seconds(folder: Path, key: str = "sec") -> float | None:
     """Seconds of training logged in a run folder's metrics.jsonl files (all stages), as this module writes them:
     wall time (``key="sec"``) or CPU time (``"cpu_sec"``); None when an epoch was logged without that key (a log
-    written before ``cpu_sec`` existed), never a partial sum."""
+    written before ``cpu_sec`` existed) or a line is not JSON, never a partial sum."""
     total = 0.0
     for log in [folder / "metrics.jsonl", *sorted(folder.glob("stage*/metrics.jsonl"))]:
-        if log.is_file():
-            for line in log.read_text().splitlines():
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue
-                if key not in row:
-                    return None
-                total += float(row[key])
+        try:
+            rows = _read_jsonl(log)
+        except ValueError:                # a line that is not JSON (written by hand?): no sum rather than a wrong one
+            return None
+        for row in rows:
+            if key not in row:
+                return None
+            total += float(row[key])
     return round(total, 1)
 
 
@@ -186,8 +185,7 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
     last, metrics_path = sdir / "last", sdir / "metrics.jsonl"
     start_epoch, best, step = 0, -1.0, 0
     if dist_info.is_main:              # a kill inside a save: finish or drop it before reading (this process holds the lock)
-        for name in ("last", "best"):
-            finish_interrupted_save(sdir / name)
+        finish_interrupted_saves(sdir, ("last", "best"))
     distributed.barrier(dist_info)
     if (sdir / "last.json").is_file():
         old_cfg = read_meta(last).get("config") or {}
