@@ -496,12 +496,12 @@ def update_readme(readme: str | Path, results: str | Path = "docs/study", seeds:
     records under ``results``; returns whether the file changed. A README without both lines is an error."""
     readme = Path(readme)
     text = readme.read_text(encoding="utf-8")
-    i, j = text.find(README_BEGIN), text.find(README_END)
-    if i < 0 or j < i:
+    span = _passage_span(text)
+    if span is None:
         raise ValueError(f"{readme} has no study passage: put the lines {README_BEGIN!r} and {README_END!r} "
                          "where it belongs")
-    new = (text[:i + len(README_BEGIN)] + "\n" + readme_passage(load_records(Path(results), seeds), seeds, size)
-           + "\n" + text[j:])
+    new = (text[:span[0]] + "\n" + readme_passage(load_records(Path(results), seeds), seeds, size)
+           + "\n" + text[span[1]:])
     if new != text:
         atomic_write_text(readme, new)
     return new != text
@@ -509,8 +509,15 @@ def update_readme(readme: str | Path, results: str | Path = "docs/study", seeds:
 
 def readme_block(text: str) -> str:
     """The study passage of a README's text (between the marker lines), stripped; '' when it has none."""
+    span = _passage_span(text)
+    return text[span[0]:span[1]].strip() if span else ""
+
+
+def _passage_span(text: str) -> tuple[int, int] | None:
+    """Where the study passage lies in a README's text: from the end of the first marker line to the start of the
+    second; None without both in that order."""
     i, j = text.find(README_BEGIN), text.find(README_END)
-    return text[i + len(README_BEGIN):j].strip() if 0 <= i < j else ""
+    return (i + len(README_BEGIN), j) if 0 <= i < j else None
 
 
 def _cpu_line(records: dict) -> list[str]:
