@@ -252,6 +252,12 @@ def test_kill_and_resume_is_bit_identical(tiny_root, tmp_path):
     drop = lambda rows: [{k: v for k, v in json.loads(r).items() if k not in ("sec", "cpu_sec")} for r in rows]
     assert drop((tmp_path / "straight/metrics.jsonl").read_text().splitlines()) == \
         drop((tmp_path / "cut/metrics.jsonl").read_text().splitlines())
+    # a save killed inside its write: the next run finishes the folder and says what it did
+    (tmp_path / "cut/last.safetensors.tmp").write_bytes(b"partial")
+    (tmp_path / "cut/.tmpK1lLed").write_bytes(b"partial")
+    r = subprocess.run(_train_cmd(tiny_root, tmp_path / "cut", **kw), check=True, capture_output=True, text=True)
+    assert "last: dropped an unfinished save" in r.stderr and "removed 1 temporary file" in r.stderr
+    assert not (tmp_path / "cut/last.safetensors.tmp").exists() and not (tmp_path / "cut/.tmpK1lLed").exists()
 
 
 def test_ddp_gloo_two_processes_equal_single_process(tiny_root, tmp_path):

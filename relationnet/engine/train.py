@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,7 +186,8 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
     last, metrics_path = sdir / "last", sdir / "metrics.jsonl"
     start_epoch, best, step = 0, -1.0, 0
     if dist_info.is_main:              # a kill inside a save: finish or drop it before reading (this process holds the lock)
-        finish_interrupted_saves(sdir, ("last", "best"))
+        for done in finish_interrupted_saves(sdir, ("last", "best")):
+            tqdm.write(f"{sdir}: {done} (left by an interrupted run)", file=sys.stderr)
     distributed.barrier(dist_info)
     if (sdir / "last.json").is_file():
         old_cfg = read_meta(last).get("config") or {}
