@@ -228,3 +228,9 @@ def test_readme_passage_groups_claims_by_the_verdict_rule_and_rewrites_only_its_
     assert new.startswith("# x\nbefore\n") and new.endswith(f"{study.README_END}\nafter\n") and "old words" not in new
     assert study.readme_block(new) == text
     assert study.update_readme(readme, tmp_path / "docs") is False                     # nothing to change twice
+
+
+def test_a_bound_that_only_just_excludes_zero_shows_its_sign():
+    assert study.signed(0.00025, 2) == "+0.0003" and study.signed(-0.004, 2) == "-0.004"
+    assert study.signed(0.83, 2) == "+0.83" and study.signed(0.0, 2) == "+0.00" and study.signed(-1.666, 2) == "-1.67"
+    assert study.signed(float("nan"), 2) == "+nan"

@@ -403,6 +403,15 @@ def load_records(results: Path, seeds: int) -> dict:
     return recs
 
 
+def signed(x: float, decimals: int) -> str:
+    """``x`` with its sign and ``decimals`` decimals, or more where those would round a non-zero value to 0: a bound
+    of the interval that only just excludes 0 must not read "+0.00" beside a verdict that rests on its sign."""
+    text = f"{x:+.{decimals}f}"
+    if x != 0 and math.isfinite(x) and float(text) == 0:
+        text = f"{x:+.{max(decimals, math.ceil(-math.log10(abs(x))))}f}"
+    return text
+
+
 def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str = "full") -> dict:
     """Write ``results.json`` and ``README.md`` (and figures, when records exist) from the committed records."""
     results = Path(results)
@@ -432,8 +441,8 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
         arm = f"{r['arm_mean']:.{d}f} ± {r['arm_sd']:.{d}f}" if r["n"] >= 2 else (f"{r['arm_mean']:.{d}f}" if r["n"] else "—")
         ref = f"{r['ref_mean']:.{d}f} ± {r['ref_sd']:.{d}f}" if r["n"] >= 2 else (f"{r['ref_mean']:.{d}f}" if r["n"] else "—")
         e = d + 1
-        ci = (f"{r['mean']:+.{e}f} [{r['lo']:+.{e}f}, {r['hi']:+.{e}f}]" if r["n"] >= 2
-              else (f"{r['mean']:+.{e}f}" if r["n"] else "—"))
+        ci = (f"{signed(r['mean'], e)} [{signed(r['lo'], e)}, {signed(r['hi'], e)}]" if r["n"] >= 2
+              else (signed(r["mean"], e) if r["n"] else "—"))
         test = claim_formula(r["arm"], r["ref"], r["metric"], r["ref_metric"], r.get("arm2", ""), r.get("ref2", ""))
         lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {arm} | {ref} | {ci} | "
                      f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} | {r['verdict']} |")
