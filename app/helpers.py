@@ -13,6 +13,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from relationnet.engine.checkpoint import CheckpointError, read_meta
+from relationnet.engine.study import format_ci
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 1024
@@ -88,12 +89,8 @@ def class_legend_html(names, palette) -> str:
 
 
 def fmt_ci(r: dict) -> str:
-    """'+1.2 [−0.3, +2.7]' with one decimal, or what is missing."""
-    if not r.get("n"):
-        return "—"
-    if r["n"] < 2:
-        return f"{r['mean']:+.1f} (1 seed)"
-    return f"{r['mean']:+.1f} [{r['lo']:+.1f}, {r['hi']:+.1f}]"
+    """'+1.2 [−0.3, +2.7]' with one decimal (more where a bound would round to 0), or what is missing."""
+    return format_ci(r, 1)
 
 
 def fmt_mean_sd(mean, sd, n) -> str:

@@ -234,3 +234,10 @@ def test_a_bound_that_only_just_excludes_zero_shows_its_sign():
     assert study.signed(0.00025, 2) == "+0.0003" and study.signed(-0.004, 2) == "-0.004"
     assert study.signed(0.83, 2) == "+0.83" and study.signed(0.0, 2) == "+0.00" and study.signed(-1.666, 2) == "-1.67"
     assert study.signed(float("nan"), 2) == "+nan"
+
+
+def test_a_claims_interval_is_written_one_way():
+    row = {"n": 5, "mean": 0.8328, "lo": 0.00025, "hi": 1.6654}
+    assert study.format_ci(row) == "+0.83 [+0.0003, +1.67]"
+    assert study.format_ci(row, 1) == "+0.8 [+0.0003, +1.7]"
+    assert study.format_ci({"n": 1, "mean": -0.12}) == "-0.12 (1 seed)" and study.format_ci({"n": 0}) == "—"

@@ -412,6 +412,16 @@ def signed(x: float, decimals: int) -> str:
     return text
 
 
+def format_ci(r: dict, decimals: int = 2) -> str:
+    """A claim row's paired difference as '+0.83 [+0.0003, +1.67]' (bounds through :func:`signed`), the mean alone
+    with "(1 seed)" for one seed, "—" for none: the one way the results page, notebooks and dashboard write it."""
+    if not r.get("n"):
+        return "—"
+    if r["n"] < 2:
+        return f"{signed(r['mean'], decimals)} (1 seed)"
+    return f"{signed(r['mean'], decimals)} [{signed(r['lo'], decimals)}, {signed(r['hi'], decimals)}]"
+
+
 def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str = "full") -> dict:
     """Write ``results.json`` and ``README.md`` (and figures, when records exist) from the committed records."""
     results = Path(results)
@@ -441,8 +451,7 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
         arm = f"{r['arm_mean']:.{d}f} ± {r['arm_sd']:.{d}f}" if r["n"] >= 2 else (f"{r['arm_mean']:.{d}f}" if r["n"] else "—")
         ref = f"{r['ref_mean']:.{d}f} ± {r['ref_sd']:.{d}f}" if r["n"] >= 2 else (f"{r['ref_mean']:.{d}f}" if r["n"] else "—")
         e = d + 1
-        ci = (f"{signed(r['mean'], e)} [{signed(r['lo'], e)}, {signed(r['hi'], e)}]" if r["n"] >= 2
-              else (signed(r["mean"], e) if r["n"] else "—"))
+        ci = format_ci(r, e) if r["n"] != 1 else signed(r["mean"], e)
         test = claim_formula(r["arm"], r["ref"], r["metric"], r["ref_metric"], r.get("arm2", ""), r.get("ref2", ""))
         lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {arm} | {ref} | {ci} | "
                      f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} | {r['verdict']} |")
