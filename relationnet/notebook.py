@@ -16,7 +16,7 @@ from pathlib import Path
 from . import config as config_mod
 from .data import synthcity
 from .engine.demo import demo_runs, evaluate_run, size_overrides
-from .engine.study import format_ci
+from .engine.study import format_ci, signed  # noqa: F401 (format_ci: the notebooks write intervals with it)
 from .engine.train import train
 
 #: Extra shrinking of the demo's CI size for notebooks (they train several models each).
@@ -114,8 +114,8 @@ def study_line(claim: str) -> str:
         return f"The study (docs/study) has no results yet for {claim}: run `relationnet study`."
     if r["n"] < 2:
         return f"Study, {claim} ({r['title']}): {r['verdict']}."
-    return (f"Study, {claim} ({r['title']}): paired difference [95 % CI] {format_ci(r)} over {r['n']} seeds "
-            f"(paper: {r['paper']}) -> {r['verdict']}.")
+    return (f"Study, {claim} ({r['title']}): paired difference {signed(r['mean'], 2)} [95 % CI {signed(r['lo'], 2)}, "
+            f"{signed(r['hi'], 2)}] over {r['n']} seeds (paper: {r['paper']}) -> {r['verdict']}.")
 
 
 def study_dir(only: list[str] | None = None) -> Path:
