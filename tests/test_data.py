@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import json
 import os
@@ -188,13 +189,15 @@ def test_synthcity_is_deterministic_and_idempotent(tiny_synthcity, tmp_path):
 def test_synthcity_interrupted_run_is_finished(tiny_synthcity, tmp_path):
     root = tmp_path / "cut"
     synthcity.generate(root, TINY, workers=1, progress=False)
-    # simulate an interruption: no manifest, some files missing, a half-written temp file
+    # simulate an interruption: the generator's marker instead of the manifest, some files missing, a half-written
+    # temp file
     (root / synthcity.MANIFEST).unlink()
+    (root / synthcity.IN_PROGRESS).write_text(json.dumps(dataclasses.asdict(TINY)))
     victims = sorted(root.rglob("*_leftImg8bit.png"))[::3]
     for v in victims:
         v.unlink()
     (root / "gtFine/val/valdorf/valdorf_000001_000019_gtFine_labelIds.png").unlink()
-    (victims[0].parent / "junk.png.tmp").write_bytes(b"half")
+    (victims[0].parent / (victims[0].name + ".tmp")).write_bytes(b"half")
     with pytest.raises(rn.data.DatasetError):
         rn.data.Cityscapes(root, "val")       # a reader never silently uses a broken folder
     assert not synthcity.is_complete(root)

@@ -30,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -125,67 +124,118 @@ def _manifest(cfg: SynthCityConfig) -> dict:
 
 def is_complete(root: str | Path, cfg: SynthCityConfig | None = None) -> bool:
     """True when ``root`` holds a finished SynthCity (made with ``cfg``, when given)."""
-    root = Path(root)
+    return not missing(root, cfg)
+
+
+def _made_with(root: Path) -> SynthCityConfig | None:
+    """The arguments recorded by the manifest of a finished folder (``None``: no readable manifest)."""
+    man = _read_marker(root / MANIFEST)
+    if not isinstance(man, dict) or man.get("format") != FORMAT_VERSION:
+        return None
     try:
-        man = json.loads((root / MANIFEST).read_text())
-    except (OSError, ValueError):
-        return False
-    if (root / IN_PROGRESS).exists() or man.get("format") != FORMAT_VERSION:
-        return False
-    try:
-        made = SynthCityConfig(**man["config"])
+        return SynthCityConfig(**man["config"])
     except (TypeError, KeyError, ValueError):
-        return False
+        return None
+
+
+def missing(root: str | Path, cfg: SynthCityConfig | None = None) -> list[str]:
+    """Why ``root`` is not a finished SynthCity (made with ``cfg``, when given): ``[]`` when it is, else
+    one line per problem (no folder, no manifest, an unfinished run, other arguments, each missing file)."""
+    root = Path(root)
+    if not root.is_dir():
+        return [f"{root} does not exist"]
+    if (root / IN_PROGRESS).exists():
+        return [f"{root} holds a SynthCity generation that did not finish ({IN_PROGRESS})"]
+    made = _made_with(root)
+    if made is None:
+        return [f"{root} has no SynthCity manifest ({MANIFEST}): it was not written by `relationnet data synthcity`"]
     if cfg is not None and made != cfg:
-        return False
-    return all(p.is_file() for j in _jobs(made) for p in _paths(root, *j).values())
+        return [f"{root} holds a SynthCity made with other arguments ({asdict(made)})"]
+    return [f"missing {p.relative_to(root)}" for j in _jobs(made) for p in _paths(root, *j).values()
+            if not p.is_file()]
+
+
+def _planned(root: Path, cfg: SynthCityConfig) -> set[Path]:
+    return {p for j in _jobs(cfg) for p in _paths(root, *j).values()}
+
+
+def _foreign(root: Path, cfg: SynthCityConfig | None) -> list[Path]:
+    """Files under ``root`` that a SynthCity made with ``cfg`` would not have written (all, when ``cfg`` is None)."""
+    if not root.is_dir():
+        return []
+    ours = _planned(root, cfg) if cfg is not None else set()
+    keep = {root / MANIFEST, root / IN_PROGRESS, root / ".lock"}
+    return sorted(p for p in root.rglob("*") if not p.is_dir() and p not in ours and p not in keep
+                  and not (p.name.endswith(".png.tmp") and p.with_name(p.name[:-4]) in ours))
+
+
+def _refuse(root: Path, foreign: list[Path], why: str) -> FileExistsError:
+    shown = ", ".join(str(p.relative_to(root)) for p in foreign[:3])
+    more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+    return FileExistsError(f"{root} {why}: it holds {len(foreign)} file(s) SynthCity did not write ({shown}{more}); "
+                           f"nothing was changed; choose another --out")
 
 
 def generate(root: str | Path | None = None, cfg: SynthCityConfig | None = None, workers: int | None = None,
              progress: bool = True, overwrite: bool = False) -> Path:
     """Write SynthCity to ``root``; returns ``root``.
 
-    A complete folder made with the same ``cfg`` is left alone; one made with other arguments is
-    an error unless ``overwrite``; an unfinished one (interrupted run) is finished when it was
-    started with the same ``cfg`` and rebuilt otherwise.
+    Never deletes or replaces a file it did not write itself: the manifest of a finished folder (and
+    the marker of an unfinished one) records the arguments, which name every file written.  A
+    complete folder made with the same ``cfg`` is left alone; a folder made with the same ``cfg`` that
+    lacks files (an interrupted run, or files removed since) gets only the missing files; one made
+    with other arguments is an error unless ``overwrite``, which removes only the files that those
+    arguments wrote.  A folder holding any file SynthCity did not write is refused, untouched.
     """
     root = Path(root) if root is not None else default_root()
+    cfg = cfg or SynthCityConfig()
     if root.exists() and not root.is_dir():
         raise FileExistsError(f"{root} exists and is not a folder")
-    if is_complete(root, cfg or SynthCityConfig()):
+    if is_complete(root, cfg):
         return root
     from ..engine.lock import folder_lock
     with folder_lock(root):                       # one writer per folder
-        return _generate(root, cfg or SynthCityConfig(), workers, progress, overwrite)
+        return _generate(root, cfg, workers, progress, overwrite)
 
 
 def _generate(root: Path, cfg: SynthCityConfig, workers: int | None, progress: bool, overwrite: bool) -> Path:
     if is_complete(root, cfg):                    # made by another process while this one waited
         return root
-    if is_complete(root):
-        if not overwrite:
-            made = json.loads((root / MANIFEST).read_text())["config"]
-            raise FileExistsError(f"{root} holds a SynthCity made with other arguments ({made}); pass "
-                                  f"--overwrite (overwrite=True) to replace it or choose another --out")
-    if root.exists() and not root.is_dir():
-        raise FileExistsError(f"{root} exists and is not a folder")
-    foreign = [p.name for p in root.iterdir()] if root.is_dir() else []
-    foreign = [n for n in foreign if n not in ("leftImg8bit", "gtFine", "gtCoarse", MANIFEST, IN_PROGRESS, ".lock")]
-    if foreign:
-        raise FileExistsError(f"{root} is not empty and not a SynthCity folder (it holds {sorted(foreign)[:5]}); "
-                              f"choose another --out")
+    started = _read_marker(root / IN_PROGRESS)
+    try:
+        before = SynthCityConfig(**started) if isinstance(started, dict) else _made_with(root)
+    except (TypeError, ValueError):
+        before = None
+    if before is None:                            # no record of ours: only an empty folder may be written
+        foreign = _foreign(root, None)
+        if foreign:
+            raise _refuse(root, foreign, "is not empty and not a SynthCity folder")
+    else:
+        foreign = _foreign(root, before)
+        if foreign:
+            raise _refuse(root, foreign, "is a SynthCity folder with other files added")
+        if before != cfg:
+            if not overwrite:
+                raise FileExistsError(f"{root} holds a SynthCity made with other arguments ({asdict(before)}); pass "
+                                      f"--overwrite (overwrite=True) to replace it or choose another --out")
+            (root / MANIFEST).unlink(missing_ok=True)
+            atomic_write_text(root / IN_PROGRESS, json.dumps(asdict(before)))   # a cut removal is finished next time
+            for p in _planned(root, before):      # only the files those arguments wrote
+                p.unlink(missing_ok=True)
+                p.with_name(p.name + ".tmp").unlink(missing_ok=True)
+            for d in sorted({p.parent for p in _planned(root, before)}, key=lambda d: -len(d.parts)):
+                for sub in (d, d.parent, d.parent.parent):
+                    if sub != root and sub.is_dir() and not any(sub.iterdir()):
+                        sub.rmdir()
     root.mkdir(parents=True, exist_ok=True)
     marker = root / IN_PROGRESS
-    started = _read_marker(marker)
     (root / MANIFEST).unlink(missing_ok=True)
-    if started != asdict(cfg):          # not our own interrupted run: start from an empty folder
-        for sub in ("leftImg8bit", "gtFine", "gtCoarse"):
-            shutil.rmtree(root / sub, ignore_errors=True)
     atomic_write_text(marker, json.dumps(asdict(cfg)))
-    for tmp in root.rglob("*.tmp"):
-        tmp.unlink()
+    planned = _planned(root, cfg)
+    for p in planned:                             # half-written files of our own interrupted run
+        p.with_name(p.name + ".tmp").unlink(missing_ok=True)
     jobs = [j for j in _jobs(cfg) if not all(p.is_file() for p in _paths(root, *j).values())]
-    for d in {p.parent for j in _jobs(cfg) for p in _paths(root, *j).values()}:
+    for d in {p.parent for p in planned}:
         d.mkdir(parents=True, exist_ok=True)
     tasks = [(str(root), cfg, *j) for j in jobs]
     workers = min(os.cpu_count() or 1, 8) if workers is None else max(1, int(workers))
@@ -195,7 +245,7 @@ def _generate(root: Path, cfg: SynthCityConfig, workers: int | None, progress: b
             _write_item(t)
             bar.update()
     else:
-        with get_context("spawn" if os.name == "nt" else "fork").Pool(workers) as pool:
+        with get_context("spawn" if os.name == "nt" else "fork").Pool(workers, initializer=_worker_init) as pool:
             for _ in pool.imap_unordered(_write_item, tasks, chunksize=8):
                 bar.update()
     bar.close()
@@ -204,11 +254,39 @@ def _generate(root: Path, cfg: SynthCityConfig, workers: int | None, progress: b
     return root
 
 
+def _worker_init() -> None:
+    """A pool worker takes the default signal handlers, not the CLI's: the pool stops its workers with
+    SIGTERM, and a worker that inherited the CLI's handler printed a KeyboardInterrupt traceback."""
+    import signal
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def is_project_folder(root: str | Path | None) -> bool:
+    """True for the project's own SynthCity folders (the default set, the CI-size set), the only folders
+    a command other than ``relationnet data`` may generate into."""
+    if root is None or str(root) == "":
+        return True
+    own = {default_root(), project_dir() / "data" / "synthcity_ci"}
+    return Path(root).expanduser().resolve() in {p.resolve() for p in own}
+
+
 def ensure(root: str | Path | None = None, progress: bool = True) -> Path:
     """``root`` (default :func:`default_root`) as it is when it holds a complete SynthCity made with any
-    arguments; otherwise the default set is generated (or an interrupted run finished) there."""
-    root = Path(root) if root is not None else default_root()
-    return root if is_complete(root) else generate(root, progress=progress)
+    arguments.  The project's own default folder is generated (or finished) when it is not; any other
+    folder is never written here: an incomplete or missing one is a :class:`DatasetError` naming what is
+    missing and the command that makes it."""
+    root = Path(root).expanduser() if root is not None and str(root) != "" else default_root()
+    problems = missing(root)
+    if not problems:
+        return root
+    if is_project_folder(root):
+        return generate(root, progress=progress)
+    from ._io import DatasetError
+    shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+    raise DatasetError(f"SynthCity root {root} cannot be used: {shown}. Nothing was written there; make or finish it "
+                       f"with `relationnet data synthcity --out {root}` (add the arguments it was made with), "
+                       f"or leave root unset for the default set")
 
 
 def _read_marker(path: Path) -> dict | None:
@@ -230,13 +308,14 @@ def _write_item(task) -> None:
     rng = np.random.default_rng([cfg.seed, split_code, index])
     scene = render(cfg.width, cfg.height, rng)
     paths = _paths(Path(root), split, index, fine, coarse)
-    # labels first, the image last: a folder is only read when its images have their labels
-    if fine:
-        _save_png(paths["fine"], scene["label"])
-        _save_png(paths["instance"], scene["instance"].astype(np.uint16))
-    if coarse:
-        _save_png(paths["coarse"], coarsen(scene["label"], scene["instance"], rng))
-    _save_png(paths["image"], scene["image"])
+    coarse_label = coarsen(scene["label"], scene["instance"], rng) if coarse else None
+    arrays = {"fine": scene["label"], "instance": scene["instance"].astype(np.uint16), "coarse": coarse_label,
+              "image": scene["image"]}
+    # labels first, the image last: a folder is only read when its images have their labels; a file already there
+    # (an interrupted or damaged folder being finished) is never rewritten
+    for key in ("fine", "instance", "coarse", "image"):
+        if key in paths and not paths[key].is_file():
+            _save_png(paths[key], arrays[key])
 
 
 # --------------------------------------------------------------------------- rendering
