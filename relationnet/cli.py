@@ -77,8 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--list", action="store_true", help="list the arms, how many seeds have landed, and the claims")
     st.add_argument("--only", default=None, help="comma-separated arm ids (e.g. A2,A3)")
     st.add_argument("--seeds", type=int, default=5)
-    st.add_argument("--out", default="runs/study", help="run folders (checkpoints; never committed)")
-    st.add_argument("--results", default="docs/study", help="records, tables and figures (committed)")
+    st.add_argument("--protocol", type=int, choices=(1, 2), default=1,
+                    help="1: the first study (docs/study/METHOD.md); 2: study 2 (docs/study/study2/METHOD.md)")
+    st.add_argument("--out", default=None, help="run folders (checkpoints; never committed; default runs/study, "
+                                                "runs/study2)")
+    st.add_argument("--results", default=None, help="records, tables and figures (committed; default docs/study, "
+                                                    "docs/study/study2)")
     st.add_argument("--size", choices=("full", "ci"), default=None,
                     help="ci: two-step runs on the CI data (default: $RELATIONNET_SIZE or full)")
     st.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -86,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--readme", default=None, metavar="PATH",
                     help="with --tabulate: also rewrite the study passage of this README (e.g. README.md)")
     st.add_argument("--no-progress", action="store_true")
+    st.add_argument("--commit", action="store_true",
+                    help="protocol 2: git-commit each record as it lands (that file only)")
 
     info = sub.add_parser("info", help="print the model summary for a configuration")
     info.add_argument("--backbone", default="resnet38")
@@ -263,6 +269,9 @@ def cmd_study(args) -> int:
 
     from .engine import study
     size = args.size or os.environ.get("RELATIONNET_SIZE", "full")
+    if args.protocol == 2:
+        return _study2(args, size)
+    args.out, args.results = args.out or "runs/study", args.results or "docs/study"
     if args.seeds < 1:
         print("error: --seeds must be at least 1", file=sys.stderr)
         return 2
@@ -290,6 +299,26 @@ def cmd_study(args) -> int:
     print((Path(args.results) / "README.md").read_text())
     print(f"this call: {summary['wall_seconds_this_call'] / 60:.1f} min")
     return 0
+
+
+def _study2(args, size: str) -> int:
+    from .experiments import study2
+    results, out = args.results or study2.RESULTS, args.out or study2.OUT
+    if args.list:
+        print(study2.describe(size, results))
+        return 0
+    if args.tabulate:
+        summary = study2.tabulate(results, size)
+        for p in summary["problems"]:
+            print(f"relationnet study: skipped {p}", file=sys.stderr)
+        print(f"wrote {results}/README.md and results.json ({summary['records']} of {summary['planned']} records)")
+        return 2 if summary["problems"] else 0
+    only = [a.strip() for a in args.only.split(",") if a.strip()] if args.only else None
+    summary = study2.run(out, results, size, only, device=args.device, progress=not args.no_progress,
+                         log=lambda m: print(m, flush=True), commit=args.commit)
+    print(f"study 2: {summary['records']} of {summary['planned']} records; this call: "
+          f"{summary['wall_seconds_this_call'] / 60:.1f} min; results in {results}/README.md")
+    return 2 if summary["problems"] else 0
 
 
 def cmd_info(args) -> int:

@@ -40,6 +40,7 @@ class Config:
     scale: list = field(default_factory=lambda: [0.55, 1.3])
     flip: bool = True
     train_limit: int = 0                 # use only the first N training images (0: all)
+    fine_limit: int = 0                  # use only the first N fine-labelled train images; coarse sets whole (0: all)
     val_limit: int = 0                   # evaluate on the first N validation images (0: all)
     workers: int = 2
     # model
@@ -75,6 +76,8 @@ class Config:
     stage_epochs: list = field(default_factory=lambda: [60, 30, 15])
     stage2_lam: float = 0.0              # λ in stage 2 (coarse labels): the paper uses no SCL there
     start_stage: int = 1                 # alternating: start at this stage (2, 3: from init_from's weights)
+    stage2_annotation: str = "coarse"    # alternating: the labels of stage 2 (fine: the study's labels-vs-schedule control)
+    coarse_epochs: list = field(default_factory=list)   # one schedule: epochs [a, b) on coarse labels, λ = stage2_lam
     # evaluation and the rest
     eval_every: int = 1
     eval_steps: int = 1                  # 1 | 4 | 16 | 64 (multi-step test)
@@ -93,7 +96,7 @@ class Config:
         return dataclasses.asdict(self)
 
 
-CHOICES = {"dataset": tuple(NUM_CLASSES), "annotation": ("fine", "coarse", "mixed"),
+CHOICES = {"dataset": tuple(NUM_CLASSES), "annotation": ("fine", "coarse", "mixed"), "stage2_annotation": ("coarse", "fine"),
            "backbone": ("resnet38", "resnet101", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"), "loss": ("ohem", "ce"), "optimizer": ("sgd", "adamw"),
            "eval_steps": (1, 4, 16, 64), "device": ("auto", "cpu", "cuda")}
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
@@ -154,6 +157,13 @@ def validate(cfg: Config) -> Config:
     for key, ok in checks:
         if not ok:
             raise ConfigError(f"invalid value for {key}: {getattr(cfg, key)!r}")
+    if cfg.coarse_epochs and (len(cfg.coarse_epochs) != 2 or any(not isinstance(v, int) for v in cfg.coarse_epochs)
+                              or not 0 <= cfg.coarse_epochs[0] < cfg.coarse_epochs[1] <= cfg.epochs):
+        raise ConfigError(f"coarse_epochs must be [a, b] with 0 ≤ a < b ≤ epochs ({cfg.epochs}), got {cfg.coarse_epochs}")
+    if cfg.coarse_epochs and (cfg.alternating or cfg.annotation != "fine"):
+        raise ConfigError("coarse_epochs is for one schedule on fine labels (alternating=false, annotation=fine)")
+    if cfg.fine_limit < 0:
+        raise ConfigError(f"invalid value for fine_limit: {cfg.fine_limit!r}")
     if (cfg.lam > 0 or cfg.stage2_lam > 0) and not cfg.similarity:
         raise ConfigError("lam > 0 needs the similarity subnet (similarity=true), or set lam=0")
     if cfg.backbone.startswith("efficientnet_lite") and cfg.dcn:
@@ -212,11 +222,19 @@ RUN_NEUTRAL = ("name", "root", "workers", "device", "eval_every", "compile")
 ALTERNATING_ONLY = ("stage_epochs", "stage2_lam", "start_stage")
 
 
+#: Fields added after the first study's records: left out of a fingerprint while at their default, so that
+#: the records of runs that never used them keep their fingerprints.
+ADDED_LATER = ("fine_limit", "stage2_annotation", "coarse_epochs")
+
+
 def result_fields(cfg: Config | dict) -> dict:
     # a dict saved by an earlier version lacks the keys added since: they had their default values then
-    d = cfg.to_dict() if isinstance(cfg, Config) else {**Config().to_dict(), **cfg}
+    defaults = Config().to_dict()
+    d = cfg.to_dict() if isinstance(cfg, Config) else {**defaults, **cfg}
     skip = RUN_NEUTRAL + (() if d.get("alternating") else ALTERNATING_ONLY)
-    return {k: v for k, v in d.items() if k not in skip}
+    if d.get("coarse_epochs"):                           # one schedule with a coarse segment reads stage2_lam
+        skip = tuple(k for k in skip if k != "stage2_lam")
+    return {k: v for k, v in d.items() if k not in skip and not (k in ADDED_LATER and v == defaults[k])}
 
 
 def fingerprint(cfg: Config | dict) -> str:

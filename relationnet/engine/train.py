@@ -39,7 +39,7 @@ from ..data import build_dataset, class_names, eval_transform, palette, init_wor
 from ..data import synthcity
 from ..losses import relationnet_loss
 from ..models import RelationNet
-from . import distributed
+from . import distributed, mechanism
 from .checkpoint import atomic_write_text, finish_interrupted_saves, read_meta, restore, save_checkpoint
 from .evaluate import evaluate
 from .lock import folder_lock
@@ -87,7 +87,7 @@ def stages(cfg: Config) -> list[Stage]:
     if not cfg.alternating:
         return [Stage("", cfg.annotation, cfg.lam, cfg.epochs)]
     e1, e2, e3 = cfg.stage_epochs
-    return [Stage("stage1", "fine", cfg.lam, e1, 0), Stage("stage2", "coarse", cfg.stage2_lam, e2, 1),
+    return [Stage("stage1", "fine", cfg.lam, e1, 0), Stage("stage2", cfg.stage2_annotation, cfg.stage2_lam, e2, 1),
             Stage("stage3", "fine", cfg.lam, e3, 2)][cfg.start_stage - 1:]
 
 
@@ -114,16 +114,30 @@ def train_set(cfg: Config, root: Path, annotation: str, transform):
             raise config_mod.ConfigError("Pascal Context has no coarse annotations; use annotation=fine")
         ds = build_dataset(cfg.dataset, root, "train", transform=transform)
     elif annotation == "fine":
-        ds = build_dataset(cfg.dataset, root, "train", "fine", transform)
+        ds = _fine_part(cfg, build_dataset(cfg.dataset, root, "train", "fine", transform))
     elif annotation == "coarse":    # Cityscapes' coarse set: train_extra plus the coarse labels of train
         ds = ConcatDataset([build_dataset(cfg.dataset, root, "train_extra", "coarse", transform),
                             build_dataset(cfg.dataset, root, "train", "coarse", transform)])
     else:                           # mixed: fine train + coarse train_extra in one pool
-        ds = ConcatDataset([build_dataset(cfg.dataset, root, "train", "fine", transform),
+        ds = ConcatDataset([_fine_part(cfg, build_dataset(cfg.dataset, root, "train", "fine", transform)),
                             build_dataset(cfg.dataset, root, "train_extra", "coarse", transform)])
     if cfg.train_limit:
         ds = Subset(ds, range(min(cfg.train_limit, len(ds))))
     return ds
+
+
+def _fine_part(cfg: Config, ds):
+    """The first ``fine_limit`` fine-labelled images (all when 0): the fine-scarce regime of study 2."""
+    if cfg.fine_limit and cfg.fine_limit < len(ds):
+        return Subset(ds, range(cfg.fine_limit))
+    return ds
+
+
+def epoch_data(cfg: Config, st: Stage, epoch: int) -> tuple[str, float]:
+    """The labels and λ of one epoch: the stage's, except in the coarse segment of one schedule (``coarse_epochs``)."""
+    if cfg.coarse_epochs and not st.name and cfg.coarse_epochs[0] <= epoch < cfg.coarse_epochs[1]:
+        return "coarse", cfg.stage2_lam
+    return st.annotation, st.lam
 
 
 def val_set(cfg: Config, root: Path):
@@ -213,16 +227,17 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
     if dist_info.enabled:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=st.lam == 0 and cfg.similarity)
+            find_unused_parameters=cfg.similarity and (st.lam == 0 or bool(cfg.coarse_epochs and cfg.stage2_lam == 0)))
     if cfg.compile:
         net = torch.compile(net)
     if cfg.batch_size % dist_info.world_size:
         raise config_mod.ConfigError(f"batch_size {cfg.batch_size} must divide among {dist_info.world_size} processes")
     per_rank = cfg.batch_size // dist_info.world_size
-    tset = train_set(cfg, root, st.annotation, train_transform(tuple(cfg.crop), tuple(cfg.scale), cfg.flip))
+    transform = train_transform(tuple(cfg.crop), tuple(cfg.scale), cfg.flip)
+    tsets = {a: train_set(cfg, root, a, transform) for a in {epoch_data(cfg, st, e)[0] for e in range(st.epochs)}}
     vset = val_set(cfg, root)
-    sampler = DistributedSampler(tset, num_replicas=dist_info.world_size, rank=dist_info.rank, shuffle=True,
-                                 seed=stage_seed, drop_last=len(tset) >= cfg.batch_size)
+    samplers = {a: DistributedSampler(t, num_replicas=dist_info.world_size, rank=dist_info.rank, shuffle=True,
+                                      seed=stage_seed, drop_last=len(t) >= cfg.batch_size) for a, t in tsets.items()}
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     const = stage_const_epochs(st.epochs, cfg.epochs, cfg.const_epochs)
@@ -231,6 +246,8 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
     counts = distributed.CountReducer(dist_info) if dist_info.enabled else None
     result: dict = {}
     for epoch in range(start_epoch, st.epochs):
+        annotation, lam = epoch_data(cfg, st, epoch)
+        tset, sampler = tsets[annotation], samplers[annotation]
         seed_all(stage_seed + epoch + 1)
         sampler.set_epoch(epoch)
         g = torch.Generator().manual_seed(stage_seed + epoch + 1 + 7919 * dist_info.rank)
@@ -242,6 +259,7 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
         if cfg.freeze_bn:
             _freeze_bn(net)
         sums = {"total": 0.0, "ohem": 0.0, "scl": 0.0}
+        mech_counts, mech_grads = torch.zeros(6, dtype=torch.float64), {}
         t0, c0, seen = time.perf_counter(), cpu_seconds(), 0
         bar = tqdm(total=n_iter, desc=f"{label} epoch {epoch + 1}/{st.epochs}", leave=False,
                    disable=not (progress and dist_info.is_main))
@@ -254,10 +272,16 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
             images = batch["image"].to(device, non_blocking=True)
             labels = batch["label"].to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                out = net(images, return_similarity=st.lam > 0)
-            total, parts = relationnet_loss({k: v.float() for k, v in out.items()}, labels, lam=st.lam,
+                out = net(images, return_similarity=lam > 0)
+            total, parts = relationnet_loss({k: v.float() for k, v in out.items()}, labels, lam=lam,
                                             thresh=cfg.ohem_thresh if cfg.loss == "ohem" else None,
                                             min_kept=cfg.min_kept, counts=counts)
+            if lam > 0 and "similarity" in out and not dist_info.enabled:     # what SCL does (engine.mechanism)
+                with torch.no_grad():
+                    mech_counts += mechanism.pair_counts(out["similarity"].detach().float(), labels)
+                if it == n_iter - 1:
+                    mech_grads = mechanism.gradient_split(out, labels, lam, cfg.ohem_thresh if cfg.loss == "ohem"
+                                                          else None, cfg.min_kept)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(total).backward()
             if cfg.grad_clip > 0:
@@ -276,6 +300,10 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
         n_done = max(1, min(n_iter, len(loader)))
         rec = {"stage": st.name, "epoch": epoch + 1, "step": step, "lr": lr,
                **{f"loss_{k}": v / n_done for k, v in sums.items()}}
+        if annotation != st.annotation:
+            rec["annotation"] = annotation
+        if mech_counts[1] + mech_counts[3] > 0:
+            rec.update({**mechanism.summarise_counts(mech_counts), **mech_grads})
         last_epoch = epoch + 1 == st.epochs
         if (epoch + 1) % cfg.eval_every == 0 or last_epoch:
             ev = evaluate(model, vset, cfg.num_classes, steps=1, device=device, limit=cfg.val_limit,

@@ -1,0 +1,524 @@
+"""Study 2 (``relationnet study --protocol 2``): what the first study could not decide, by the rule in
+``docs/study/study2/METHOD.md``.
+
+* **SCL with the power to see the paper's effect**: S3 (+ Relation) and S4 (+ Relation + SCL, λ = 0.1) on 20
+  fresh seeds (100–119), every SCL run recording its mechanism per epoch (:mod:`relationnet.engine.mechanism`)
+  and the similarity subnet probed after training (does it compare the pair, or read the anchor alone?).
+* **Alternating training in the paper's regime**, each against a matched control on seeds 0–4 of this
+  machine: (a) E1, stage 2 on fine labels with the same restarts; (b) E2, one schedule with the coarse data in
+  its middle segment and the optimizer state kept; (c) F1/F2, a fine-scarce set (200 fine images, all 1 500
+  coarse) with stage lengths in the paper's 4 : 2 : 1 ratio of epochs, against fine-only at the same steps;
+  (d) G1/G2, the fine-only learning curve at 1 000 and 2 000 steps (seeds 0–2).
+
+The mechanism is study 1's (:func:`relationnet.engine.demo.train_and_evaluate`), with each record saying what
+produced it (:func:`provenance`), records checked before anything runs (:func:`check_records`: a damaged record,
+one of another protocol or configuration, or one from a newer code revision is named and left alone, never
+retrained over), and a second, equivalence verdict (:func:`equivalence`).
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..engine import study as s1
+from ..engine.checkpoint import atomic_write_text
+from ..engine.demo import DemoRun, train_and_evaluate
+from ..engine.lock import folder_lock
+from ..engine.train import train as s1_train
+from ..engine.train import train_seconds
+
+PROTOCOL = "study2"
+OUT = "runs/study2"
+RESULTS = "docs/study/study2"
+SCL_SEEDS = tuple(range(100, 120))
+ALT_SEEDS = (0, 1, 2, 3, 4)
+CURVE_SEEDS = (0, 1, 2)
+#: The equivalence margin δ (points of %), fixed in METHOD.md before the runs.
+DELTA = 0.5
+#: Images the similarity probe reads (the first of SynthCity val).
+PROBE_IMAGES = 40
+
+
+@dataclass(frozen=True)
+class Arm:
+    id: str
+    title: str
+    preset: str
+    overrides: dict
+    seeds: tuple
+    train_dir: str = ""
+    ckpt: str = ""
+    init_from: str = ""
+    steps: tuple = (1,)
+    train_steps: int = 0
+    probe: bool = False          # run the similarity probe on the evaluated checkpoint
+    mechanism: bool = False      # copy the per-epoch mechanism lines of its training into the record
+    contingent: bool = False     # runs only if the budget check leaves room (METHOD.md)
+
+
+def _seeds(size: str, seeds: tuple) -> tuple:
+    return seeds if size == "full" else seeds[:2]
+
+
+def arms(size: str = "full") -> list[Arm]:
+    """Study 2's arms (METHOD.md), each with the seeds it runs."""
+    z = s1.SIZES[size]
+    n, (long_e, long_c) = z["iters_per_epoch"], z["long"]
+    base = z["epochs"] * n
+    e1, e2, e3 = z["stage_epochs"]
+    no_scl = {"similarity": False, "lam": 0.0}
+    long = {"epochs": long_e, "const_epochs": long_c}
+    scl, alt, curve = (_seeds(size, x) for x in (SCL_SEEDS, ALT_SEEDS, CURVE_SEEDS))
+    if size == "full":   # fine-scarce: 200 fine images, 25-step epochs; stages 4 : 15 : 1 epochs = 4 : 2 : 1 passes
+        scarce, sn, s_stages, s_long = 200, 25, [4, 15, 1], (20, 14)
+    else:
+        scarce, sn, s_stages, s_long = 8, 1, [2, 2, 1], (5, 3)
+    return [
+        Arm("S3", "+ Relation (λ = 0)", "synthcity_full", no_scl, scl, train_steps=base),
+        Arm("S4", "+ Relation + SCL (λ = 0.1)", "synthcity_full", {}, scl, train_steps=base, probe=True,
+            mechanism=True),
+        Arm("D1", "alternating: fine → coarse (no SCL) → fine, restarted stages", "synthcity_full",
+            {"alternating": True}, alt, ckpt="D1/stage3/last", train_steps=(e1 + e2 + e3) * n, mechanism=True),
+        Arm("A4", "stage 1 of D1 (fine, SCL λ = 0.1)", "synthcity_full", {"alternating": True}, alt, train_dir="D1",
+            ckpt="D1/stage1/last", probe=True),
+        Arm("E1", "(a) D1 with stage 2 on fine labels, same restarts", "synthcity_full",
+            {"alternating": True, "stage2_annotation": "fine", "start_stage": 2}, alt, ckpt="E1/stage3/last",
+            init_from="D1/stage1/last", train_steps=(e2 + e3) * n, mechanism=True),
+        Arm("D2", "fine only, one schedule, D1's steps", "synthcity_full", long, alt, train_steps=long_e * n,
+            mechanism=True),
+        Arm("E2", "(b) one schedule, optimizer kept, coarse (no SCL) in D1's stage-2 segment", "synthcity_full",
+            {**long, "coarse_epochs": [e1, e1 + e2]}, alt, train_steps=long_e * n, mechanism=True),
+        Arm("F1", "(c) fine-scarce alternating: 200 fine + all coarse, stages 4 : 2 : 1 in passes", "synthcity_full",
+            {"alternating": True, "fine_limit": scarce, "iters_per_epoch": sn, "stage_epochs": s_stages}, alt,
+            ckpt="F1/stage3/last", train_steps=sum(s_stages) * sn, mechanism=True),
+        Arm("F2", "(c) fine-scarce, fine only at F1's steps", "synthcity_full",
+            {"fine_limit": scarce, "iters_per_epoch": sn, "epochs": s_long[0], "const_epochs": s_long[1]}, alt,
+            train_steps=s_long[0] * sn, mechanism=True),
+        Arm("G1", "(d) fine only, 2× D1's steps", "synthcity_full", {"epochs": 2 * long_e, "const_epochs": 2 * long_c},
+            curve, train_steps=2 * long_e * n, mechanism=True),
+        Arm("G2", "(d) fine only, 4× D1's steps", "synthcity_full", {"epochs": 4 * long_e, "const_epochs": 4 * long_c},
+            curve, train_steps=4 * long_e * n, mechanism=True),
+        Arm("S5", "+ Relation + SCL (λ = 1), if the budget holds", "synthcity_full", {"lam": 1.0}, scl,
+            train_steps=base, probe=True, mechanism=True, contingent=True),
+    ]
+
+
+#: Arms cut by the budget check (METHOD.md, Changes): arm -> seeds it keeps (empty: none).
+CUT: dict[str, tuple] = {}
+
+
+def planned(size: str = "full") -> list[tuple[int, Arm]]:
+    """Every (seed, arm) in the order the study runs them: rounds of four SCL seeds (S3, S4 each), then one
+    seed of the alternating arms, then one seed of the curve; the contingent λ = 1 arm last."""
+    by_id = {a.id: a for a in arms(size)}
+    keep = lambda a, s: s in CUT.get(a.id, a.seeds) and s in a.seeds       # noqa: E731
+    scl, alt, curve = (_seeds(size, x) for x in (SCL_SEEDS, ALT_SEEDS, CURVE_SEEDS))
+    per = max(1, math.ceil(len(scl) / len(alt)))
+    out = []
+    for r, seed in enumerate(alt):
+        for s in scl[r * per:(r + 1) * per]:
+            out += [(s, by_id["S3"]), (s, by_id["S4"])]
+        out += [(seed, by_id[a]) for a in ("D1", "A4", "E1", "D2", "E2", "F1", "F2")]
+        if seed in curve:
+            out += [(seed, by_id["G1"]), (seed, by_id["G2"])]
+    out += [(s, by_id["S5"]) for s in scl]
+    return [(s, a) for s, a in out if keep(a, s)]
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    title: str
+    arm: str
+    ref: str
+    metric: str
+    paper: str
+    paper_delta: float | None = None
+    ref_metric: str = ""
+    equivalence: bool = False    # also read the equivalence verdict (METHOD.md)
+    side: str = "the paper's"    # whose direction the interval is read against (the paper's, or a hypothesis)
+
+
+CLAIMS = [
+    Claim("T1-SCL", "SCL (λ = 0.1) helps on top of the relation module", "S4", "S3", "step1.miou",
+          "+0.71 (79.17 → 79.88)", 0.71, equivalence=True),
+    Claim("T1-SCL-mAcc", "SCL (λ = 0.1) helps, mean accuracy", "S4", "S3", "step1.mean_acc", "+0.84", 0.84,
+          equivalence=True),
+    Claim("SCL-Boundary", "SCL sharpens contours (its own share: boundary-band mIoU)", "S4", "S3",
+          "step1.boundary_miou", "+ (Fig. 1)"),
+    Claim("SCL-Align", "SCL aligns features (its own share: alignment score)", "S4", "S3", "alignment.score",
+          "+ (Fig. 1)"),
+    Claim("Probe-Anchor", "the subnet uses the neighbour: different-label accuracy falls when the neighbour is the "
+          "anchor itself", "S4", "S4", "probe.acc_diff_real", "+ (Fig. 3: the pair is compared)",
+          ref_metric="probe.acc_diff_anchor"),
+    Claim("Probe-Random", "the subnet uses the neighbour: balanced accuracy falls with a random cell as neighbour",
+          "S4", "S4", "probe.balanced_real", "+ (Fig. 3)", ref_metric="probe.balanced_random"),
+    Claim("Alt2-Stage3", "stage 3 (500 steps) beats stage 1 (300 steps)", "D1", "A4", "step1.miou",
+          "+0.84 (80.92 → 81.76, multi-step)", 0.84),
+    Claim("Alt2-Budget", "alternating beats fine-only at the same steps (study 1's contradicted claim, again)", "D1",
+          "D2", "step1.miou", "+ (not controlled in the paper)"),
+    Claim("Alt2-Labels", "(a) coarse labels in stage 2 beat fine labels, same restarts", "D1", "E1", "step1.miou",
+          "+ (coarse data help, Sec. III-C)"),
+    Claim("Alt2-Restarts", "(a) restarted stages lose to one schedule (all fine)", "D2", "E1", "step1.miou",
+          "hypothesis + (issue 22)", side="the hypothesis's"),
+    Claim("Alt2-OneSchedule", "(b) one schedule with the optimizer kept beats restarted stages (same data)", "E2",
+          "D1", "step1.miou", "hypothesis + (issue 22)", side="the hypothesis's"),
+    Claim("Alt2-CoarseSegment", "(b) a coarse segment in one schedule beats fine labels there", "E2", "D2",
+          "step1.miou", "+ (coarse data help, Sec. III-C)"),
+    Claim("Alt2-Scarce", "(c) with scarce fine labels, alternating beats fine-only at the same steps", "F1", "F2",
+          "step1.miou", "+ (Sec. III-C)"),
+    Claim("Curve-500", "(d) fine only: 500 steps beat 300", "D2", "A4", "step1.miou", "hypothesis + (not converged)",
+          side="the hypothesis's"),
+    Claim("Curve-1000", "(d) fine only: 1 000 steps beat 500", "G1", "D2", "step1.miou", "hypothesis +",
+          side="the hypothesis's"),
+    Claim("Curve-2000", "(d) fine only: 2 000 steps beat 1 000", "G2", "G1", "step1.miou", "hypothesis +",
+          side="the hypothesis's"),
+    Claim("F6-λ1", "λ = 1 vs no SCL (contingent)", "S5", "S3", "step1.miou", "— (Fig. 6 only)"),
+    Claim("F6-best-vs-λ1", "λ = 0.1 beats λ = 1 (contingent)", "S4", "S5", "step1.miou", "+ (λ = 0.1 is best)"),
+]
+
+
+# --------------------------------------------------------------------------- provenance and records
+
+@lru_cache(maxsize=1)
+def provenance() -> dict:
+    """What produced a record: the code's git revision (taken once, when the study starts: the code in memory),
+    whether ``relationnet/`` had uncommitted changes, torch, the processor or GPU, the thread count."""
+    from ..data.synthcity import project_dir
+    root = project_dir()
+
+    def git(*args):
+        try:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return None
+    rev = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--", "relationnet")
+    return {"git": rev, "dirty": bool(dirty) if dirty is not None else None, "torch": torch.__version__,
+            "device": _device_name(), "threads": torch.get_num_threads(), "python": platform.python_version()}
+
+
+def _device_name(device: str = "auto") -> str:
+    if device != "cpu" and torch.cuda.is_available():
+        return "cuda: " + torch.cuda.get_device_name(0)
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return "cpu: " + line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "cpu: " + (platform.processor() or platform.machine())
+
+
+def record_path(results: Path, arm: str, seed: int) -> Path:
+    return Path(results) / "runs" / f"seed{seed}" / f"{arm}.json"
+
+
+def _is_ancestor(rev: str) -> bool | None:
+    """Whether ``rev`` is in this checkout's history (None: no git, or an unknown revision)."""
+    from ..data.synthcity import project_dir
+    try:
+        if subprocess.run(["git", "-C", str(project_dir()), "rev-parse", "HEAD"], capture_output=True,
+                          timeout=30).returncode:
+            return None                                   # not a git checkout: nothing to compare with
+        r = subprocess.run(["git", "-C", str(project_dir()), "merge-base", "--is-ancestor", rev, "HEAD"],
+                           capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return r.returncode == 0                              # 1: not an ancestor; 128: a revision unknown here
+
+
+def check_records(results: Path, size: str = "full", extra: dict | None = None) -> tuple[dict, list[str]]:
+    """Read every record under ``results/runs``: ``({(arm, seed): record}, problems)``.  A record that is not
+    JSON (truncated), holds another protocol, another size, an arm or seed the protocol does not plan, a
+    configuration other than the arm's, or comes from a code revision this checkout does not have (newer) is
+    named in ``problems`` and left out; its (arm, seed) is not run again, so nothing is written over it."""
+    records, problems = {}, []
+    want = {(a.id, s): a for s, a in planned(size)} | {(a.id, s): a for a in arms(size) for s in a.seeds}
+    for p in sorted(Path(results).glob("runs/seed*/*.json")):
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as e:
+            problems.append(f"{p}: not a readable record ({type(e).__name__}: truncated or damaged?)")
+            continue
+        if not isinstance(rec, dict) or rec.get("protocol") != PROTOCOL:
+            problems.append(f"{p}: a record of another protocol ({rec.get('protocol') if isinstance(rec, dict) else '?'!r},"
+                            f" not {PROTOCOL!r})")
+            continue
+        key = (rec.get("arm"), rec.get("seed"))
+        if key not in want or p != record_path(results, *key):
+            problems.append(f"{p}: arm {key[0]!r} seed {key[1]!r} is not planned by the protocol at this place")
+            continue
+        if rec.get("size") != size:
+            problems.append(f"{p}: a {rec.get('size')!r}-size record in a {size!r}-size study")
+            continue
+        cfg = arm_config(want[key], key[1], size, extra=extra)
+        if rec.get("fingerprint") != s1.fingerprint(cfg):
+            problems.append(f"{p}: made with another configuration than arm {key[0]}'s (fingerprint differs)")
+            continue
+        rev = (rec.get("code") or {}).get("git")
+        if rev and _is_ancestor(rev) is False:
+            problems.append(f"{p}: made by code revision {rev[:10]}, which this checkout does not have (newer code?)")
+            continue
+        if not isinstance(rec.get("metrics"), dict):
+            problems.append(f"{p}: has no metrics")
+            continue
+        records[key] = rec
+    return records, problems
+
+
+def arm_config(arm: Arm, seed: int, size: str = "full", root: str | None = None, extra: dict | None = None):
+    return s1.arm_config(arm, seed, size, root, extra)   # the same recipe and overrides as study 1's arms
+
+
+def _mechanism_rows(folder: Path) -> list[dict]:
+    rows = []
+    for log in [folder / "metrics.jsonl", *sorted(folder.glob("stage*/metrics.jsonl"))]:
+        try:
+            lines = log.read_text().splitlines() if log.is_file() else []
+        except OSError:
+            continue
+        for line in lines:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(r, dict):
+                rows.append({k: r[k] for k in ("stage", "epoch", "step", "lr", "loss_ohem", "loss_scl", "annotation")
+                             if k in r} | {k: v for k, v in r.items() if k.startswith("mech_")})
+    return rows
+
+
+# --------------------------------------------------------------------------- running
+
+def run(out: str | Path = OUT, results: str | Path = RESULTS, size: str = "full", only: list[str] | None = None,
+        device: str = "auto", progress: bool = True, extra: dict | None = None, log=print,
+        root: str | None = None, commit: bool = False) -> dict:
+    """Train and evaluate every pending (arm, seed) in the protocol's order, writing each record as it lands
+    (``commit``: and committing it to git, that record alone, so a study spread over sessions loses nothing)."""
+    out, results = Path(out), Path(results)
+    with folder_lock(out), folder_lock(results):
+        return _run(out, results, size, only, device, progress, extra, log, root, commit)
+
+
+def commit_record(path: Path, message: str, log=print, tries: int = 20) -> bool:
+    """``git add`` and ``git commit`` of one record, nothing else of the working tree (retried while another git
+    command holds the index)."""
+    for i in range(tries):
+        try:
+            subprocess.run(["git", "add", "--", str(path)], cwd=path.parent, capture_output=True, check=True,
+                           timeout=60)
+            subprocess.run(["git", "commit", "-q", "-m", message, "--", str(path)], cwd=path.parent,
+                           capture_output=True, check=True, timeout=60)
+            return True
+        except subprocess.CalledProcessError as e:
+            err = (e.stderr or b"").decode(errors="replace")
+            if "index.lock" not in err or i == tries - 1:
+                log(f"study 2: could not commit {path.name}: {err.strip().splitlines()[-1] if err.strip() else e}")
+                return False
+            time.sleep(3)
+        except (OSError, subprocess.SubprocessError) as e:
+            log(f"study 2: could not commit {path.name}: {e}")
+            return False
+    return False
+
+
+def _run(out: Path, results: Path, size: str, only, device: str, progress: bool, extra, log, root, commit) -> dict:
+    ids = [a.id for a in arms(size)]
+    if only:
+        unknown = sorted(set(only) - set(ids))
+        if unknown:
+            raise ValueError(f"unknown arm(s) {unknown}; choose from {ids}")
+    records, problems = check_records(results, size, extra)
+    for p in problems:
+        log(f"study 2: skipped {p}; nothing was written over it (move it away to run that arm and seed again)")
+    blocked = set()
+    for p in problems:
+        f = Path(p.split(": ", 1)[0])
+        blocked.add((f.stem, f.parent.name))
+    root = str(root or s1.default_root(size))
+    todo = [(seed, a) for seed, a in planned(size)
+            if (not only or a.id in only) and (a.id, seed) not in records and (a.id, f"seed{seed}") not in blocked]
+    t0 = time.perf_counter()
+    bar = tqdm(total=sum(a.train_steps for _, a in todo), desc=f"study 2: {len(todo)} runs pending", unit="step",
+               disable=not progress)
+    code = provenance()
+    for seed, arm in todo:
+        cfg = arm_config(arm, seed, size, root, {**(extra or {}), "device": device})
+        run_ = DemoRun(arm.id, arm.title, cfg, arm.train_dir or arm.id, ckpt=arm.ckpt or f"{arm.id}/last",
+                       init_from=arm.init_from, steps=arm.steps)
+        folder = out / f"seed{seed}"
+        if arm.init_from and not (folder / f"{arm.init_from}.safetensors").is_file():
+            # the run it starts from landed earlier but its folder is gone (another session or machine): train it
+            # again into its folder (bit-identical on the same machine and thread count)
+            dep = next(a for a in arms(size) if a.ckpt == arm.init_from or f"{a.id}/last" == arm.init_from
+                       or arm.init_from.startswith(f"{a.train_dir or a.id}/"))
+            log(f"study 2: {arm.id} seed {seed} starts from {arm.init_from}, which is not here: training {dep.id} first")
+            s1_train(arm_config(dep, seed, size, root, {**(extra or {}), "device": device}),
+                     folder / (dep.train_dir or dep.id), progress=False)
+
+        def landed(r, ev, seconds, arm=arm, seed=seed, folder=folder):
+            metrics = {k: v for k, v in ev.items() if k.startswith("step") or k == "alignment"}
+            if arm.probe:
+                metrics["probe"] = _probe(folder / r.checkpoint, r.cfg, device)
+            tdir = folder / r.train_dir
+            rec = {"protocol": PROTOCOL, "arm": arm.id, "title": arm.title, "seed": seed, "size": size,
+                   "fingerprint": s1.fingerprint(r.cfg),
+                   "config": {k: v for k, v in r.cfg.to_dict().items() if k != "root"}, "metrics": metrics,
+                   "seconds": seconds, "train_steps": arm.train_steps,
+                   "train_seconds": train_seconds(tdir) if arm.train_steps else 0.0,
+                   "train_cpu_seconds": train_seconds(tdir, "cpu_sec") if arm.train_steps else 0.0,
+                   "code": {**code, "device": _device_name(device)}, "landed": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            if arm.mechanism:
+                rec["mechanism"] = _mechanism_rows(tdir)
+            path = record_path(results, arm.id, seed)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(rec, indent=1))
+            if commit:
+                commit_record(path, f"Study 2: landed seed{seed}/{arm.id}.json", log)
+            miou = metrics.get("step1", {}).get("miou")
+            log(f"study 2: landed {path.relative_to(results)}"
+                + (f" ({100 * miou:.2f} % mIoU, {seconds / 60:.1f} min)" if miou is not None else ""))
+            bar.update(arm.train_steps)
+
+        train_and_evaluate([run_], folder, device=device, progress=False, desc=f"{arm.id} seed {seed}",
+                           on_result=landed)
+    bar.close()
+    summary = tabulate(results, size, extra)
+    summary["wall_seconds_this_call"] = round(time.perf_counter() - t0, 1)
+    summary["problems"] = problems
+    return summary
+
+
+def _probe(ckpt: Path, cfg, device: str) -> dict:
+    from ..data import build_dataset, eval_transform
+    from ..engine.checkpoint import load_model
+    from ..engine.train import dataset_root, resolve_device
+    dev = resolve_device(device)
+    model, _ = load_model(ckpt, dev)
+    vset = build_dataset(cfg.dataset, dataset_root(cfg, False), "val", "fine", eval_transform())
+    from ..engine.mechanism import similarity_probe
+    return similarity_probe(model, vset, dev, limit=min(PROBE_IMAGES, cfg.val_limit or PROBE_IMAGES))
+
+
+# --------------------------------------------------------------------------- statistics and the verdicts
+
+def equivalence(diffs: list[float], paper_delta: float | None, delta: float = DELTA) -> str:
+    """The second verdict (METHOD.md): from the 90 % interval, *smaller than the paper's* when it lies wholly below
+    the paper's effect, *absent* when it also lies within ±δ of 0; '' otherwise (or without a paper number)."""
+    if paper_delta is None or len(diffs) < 2:
+        return ""
+    ci = s1.paired_ci(diffs, level=0.90)
+    if ci["hi"] < paper_delta:
+        return "absent" if -delta < ci["lo"] and ci["hi"] < delta else "smaller than the paper's"
+    return ""
+
+
+def claim_table(records: dict, size: str = "full") -> list[dict]:
+    by_id = {a.id: a for a in arms(size)}
+    plan = {(a.id, s) for s, a in planned(size)}
+    rows = []
+    for c in CLAIMS:
+        seeds = [s for s in by_id[c.arm].seeds if (c.arm, s) in plan and (c.ref, s) in plan]
+        diffs, av, rv, used = [], [], [], []
+        for s in seeds:
+            if (c.arm, s) in records and (c.ref, s) in records:
+                try:
+                    a = s1.metric_value(records[(c.arm, s)], c.metric)
+                    r = s1.metric_value(records[(c.ref, s)], c.ref_metric or c.metric)
+                except (KeyError, TypeError, ValueError):
+                    continue
+                diffs.append(a - r)
+                av.append(a)
+                rv.append(r)
+                used.append(s)
+        ci = s1.paired_ci(diffs)
+        v = s1.verdict(ci, 1, len(seeds)) if seeds else "cut by the budget (METHOD.md, Changes)"
+        if not seeds and by_id[c.arm].contingent:
+            v = "not run (contingent on the budget)"
+        eq = equivalence(diffs, c.paper_delta) if c.equivalence and len(diffs) == len(seeds) and seeds else ""
+        rows.append({"claim": c.id, "title": c.title, "arm": c.arm, "ref": c.ref, "metric": c.metric,
+                     "ref_metric": c.ref_metric or c.metric, "paper": c.paper, "paper_delta": c.paper_delta,
+                     "side": c.side, "seeds_planned": len(seeds), "seeds": used, "diffs": diffs,
+                     "arm_mean": s1._mean(av), "arm_sd": s1._sd(av), "ref_mean": s1._mean(rv), "ref_sd": s1._sd(rv),
+                     **ci, "verdict": v, "equivalence": eq,
+                     "ci90": s1.paired_ci(diffs, 0.90) if len(diffs) >= 2 else None})
+    return rows
+
+
+def tabulate(results: str | Path = RESULTS, size: str = "full", extra: dict | None = None) -> dict:
+    """Write ``results.json`` and ``README.md`` of study 2 from its records (``extra``: the overrides they ran with)."""
+    results = Path(results)
+    records, problems = check_records(results, size, extra)
+    rows = claim_table(records, size)
+    plan = planned(size)
+    cpu = sum(r.get("train_cpu_seconds") or 0.0 for r in records.values())
+    wall = sum(max(r.get("seconds") or 0.0, r.get("train_seconds") or 0.0) for r in records.values())
+    machines = sorted({(r.get("code") or {}).get("device", "?") for r in records.values()})
+    revisions = sorted({((r.get("code") or {}).get("git") or "?")[:10] for r in records.values()})
+    summary = {"protocol": PROTOCOL, "size": size, "records": len(records), "planned": len(plan),
+               "train_cpu_hours": round(cpu / 3600, 2), "wall_hours": round(wall / 3600, 2), "machines": machines,
+               "revisions": revisions, "claims": rows, "problems": problems}
+    results.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(results / "results.json", json.dumps(summary, indent=1))
+    lines = ["# Study 2: results", "",
+             "Produced by `relationnet study --protocol 2` under the rule in [METHOD.md](METHOD.md), fixed before its "
+             "first record. Differences in points of % (the alignment score in its own units); 95 % Student-t "
+             "interval of the paired difference over the seeds; *reproduced* / *contradicted* when it excludes 0 on "
+             "the stated side / the other; the equivalence verdict reads the 90 % interval (δ = "
+             f"{DELTA} points). Until every planned seed of a claim has landed, its row says *pending*.", "",
+             f"Records: {len(records)} of {len(plan)} planned; {cpu / 3600:.2f} core-hours of training "
+             f"({wall / 3600:.2f} h of wall time) on {', '.join(machines) or '—'}; code revisions "
+             f"{', '.join(revisions) or '—'}.", ""]
+    if problems:
+        lines += ["Records left out (named by `relationnet study --protocol 2`):", ""] + [f"- {p}" for p in problems] + [""]
+    lines += ["| claim | test | paper | arm | reference | paired difference [95 % CI] | δ_min | n | verdict | "
+              "equivalence (90 % CI) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        d = 3 if r["metric"].startswith("alignment") else 1
+        fmt = lambda m, s: ("—" if math.isnan(m) else f"{m:.{d}f}" + ("" if math.isnan(s) else f" ± {s:.{d}f}"))  # noqa
+        ci90 = r["ci90"]
+        eq = (f"{r['equivalence'] or '—'} [{s1.signed(ci90['lo'], d + 1)}, {s1.signed(ci90['hi'], d + 1)}]"
+              if ci90 and r["paper_delta"] is not None and r["claim"] in {c.id for c in CLAIMS if c.equivalence} else "")
+        test = s1.claim_formula(r["arm"], r["ref"], r["metric"], r["ref_metric"])
+        lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {fmt(r['arm_mean'], r['arm_sd'])} | "
+                     f"{fmt(r['ref_mean'], r['ref_sd'])} | {s1.format_ci(r, d + 1)} | "
+                     f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} of {r['seeds_planned']} | "
+                     f"{r['verdict']} | {eq} |")
+    lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title} (seeds {a.seeds[0]}–{a.seeds[-1]})"
+                                                   for a in arms(size)) + "."]
+    atomic_write_text(results / "README.md", "\n".join(lines) + "\n")
+    return summary
+
+
+def describe(size: str = "full", results: str | Path = RESULTS) -> str:
+    records, problems = check_records(Path(results), size)
+    lines = ["arm  training steps  seeds landed  title"]
+    plan = planned(size)
+    for a in arms(size):
+        seeds = [s for s, b in plan if b.id == a.id]
+        landed = sum((a.id, s) in records for s in seeds)
+        lines.append(f"{a.id:4s} {a.train_steps:14d}  {landed:3d}/{len(seeds):<3d}      {a.title}")
+    steps = sum(a.train_steps for _, a in plan)
+    lines += [f"planned: {len(plan)} runs, {steps} training steps", "", "claims:"]
+    lines += [f"  {c.id}: {s1.claim_formula(c.arm, c.ref, c.metric, c.ref_metric)}; paper {c.paper}" for c in CLAIMS]
+    lines += [f"problem: {p}" for p in problems]
+    return "\n".join(lines)
+
+
+def budget_steps(size: str = "full") -> dict:
+    """Training steps per block of the plan (METHOD.md's budget table is made from this)."""
+    plan = planned(size)
+    blocks = {"SCL (S3, S4)": ("S3", "S4"), "alternating (D1, A4, E1, D2, E2)": ("D1", "A4", "E1", "D2", "E2"),
+              "fine-scarce (F1, F2)": ("F1", "F2"), "curve (G1, G2)": ("G1", "G2"), "contingent (S5)": ("S5",)}
+    return {k: sum(a.train_steps for _, a in plan if a.id in ids) for k, ids in blocks.items()}
