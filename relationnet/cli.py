@@ -12,7 +12,9 @@ from pathlib import Path
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     p = argparse.ArgumentParser(prog="relationnet", description="RelationNet workbench")
+    p.add_argument("--version", action="version", version=f"relationnet {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="make or inspect datasets")
@@ -26,9 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--workers", type=int, default=None)
     sc.add_argument("--overwrite", action="store_true", help="replace a set made with other arguments")
+    ck = dsub.add_parser("check", help="read every image and label of a dataset folder once; list every bad file")
+    ck.add_argument("root", help="the dataset folder")
+    ck.add_argument("--dataset", choices=("cityscapes", "synthcity", "pascal_context"), default="cityscapes",
+                    help="its layout (SynthCity is in the Cityscapes layout)")
+    ck.add_argument("--workers", type=int, default=None, help="reader threads (default: the CPU count, at most 8)")
+    ck.add_argument("--no-progress", action="store_true")
 
     tr = sub.add_parser("train", help="train a configuration (rerun the same command to resume)")
-    tr.add_argument("config", help="a YAML file or a preset name (see configs/)")
+    tr.add_argument("config", help="a YAML file or a preset name (relationnet/configs/; a wrong name lists them)")
     tr.add_argument("overrides", nargs="*", help="key=value overrides, e.g. lam=1 crop=[96,192]")
     tr.add_argument("--out", default=None, help="run folder (default: runs/<name>)")
     tr.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None)
@@ -93,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--commit", action="store_true",
                     help="protocol 2: git-commit each record as it lands (that file only)")
 
+    db = sub.add_parser("dashboard", help="start the Streamlit dashboard on a folder of runs")
+    db.add_argument("--runs", default="runs/demo", help="the folder of runs it shows (default: runs/demo)")
+    db.add_argument("--port", type=int, default=8501)
+
     info = sub.add_parser("info", help="print the model summary for a configuration")
     info.add_argument("--backbone", default="resnet38")
     info.add_argument("--width", type=float, default=1.0)
@@ -100,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_data(args) -> int:
+    if args.data_command == "check":
+        return _data_check(args)
     from .data import synthcity
     w, h = synthcity.parse_size(args.size)
     for name in ("num_train", "num_val", "num_coarse"):
@@ -111,6 +125,34 @@ def cmd_data(args) -> int:
     root = synthcity.generate(out, cfg, workers=args.workers, overwrite=args.overwrite)
     print(f"SynthCity {'already complete' if done else 'written'} at {root}")
     return 0
+
+
+def _data_check(args) -> int:
+    from .data.check import check_root
+    found = check_root(args.dataset, args.root, args.workers, progress=not args.no_progress)
+    bad = [(k, p) for k, ps in found.items() for p in ps]
+    for k, ps in found.items():
+        print(f"{k}: {'ok' if not ps else f'{len(ps)} bad'}")
+    if not found:
+        print(f"relationnet data check: error: {args.root} holds no {args.dataset} split", file=sys.stderr)
+        return 2
+    if bad:
+        print(f"{len(bad)} bad file(s) in {args.root}:", file=sys.stderr)
+        for k, p in bad:
+            print(f"  [{k}] {p}", file=sys.stderr)
+        return 2
+    print(f"{args.root}: every image and label reads")
+    return 0
+
+
+def one_line(e: BaseException) -> str:
+    """An error as one line: a data-loader worker's error (PyTorch re-raises it with the worker's traceback in its
+    message) is reduced to the original message."""
+    text = str(e)
+    if "Original Traceback" in text:
+        last = [ln for ln in text.splitlines() if ln.strip()][-1].strip()
+        text = last.split(": ", 1)[1] if last.split(": ", 1)[0].rsplit(".", 1)[-1].endswith("Error") else last
+    return " ".join(text.split())
 
 
 def cmd_train(args) -> int:
@@ -321,6 +363,14 @@ def _study2(args, size: str) -> int:
     return 2 if summary["problems"] else 0
 
 
+def cmd_dashboard(args) -> int:
+    from .engine.demo import start_dashboard
+    if not Path(args.runs).is_dir():
+        raise FileNotFoundError(f"no runs folder {args.runs}; make one with `relationnet demo` or pass --runs DIR")
+    start_dashboard(Path(args.runs), args.port)
+    return 0
+
+
 def cmd_info(args) -> int:
     import relationnet as rn
     m = rn.models.RelationNet(19, backbone=args.backbone, width=args.width)
@@ -330,7 +380,7 @@ def cmd_info(args) -> int:
 
 
 COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "compare": cmd_compare, "predict": cmd_predict,
-            "demo": cmd_demo, "study": cmd_study, "info": cmd_info}
+            "demo": cmd_demo, "study": cmd_study, "info": cmd_info, "dashboard": cmd_dashboard}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return COMMANDS[args.command](args)
         except (ValueError, FileExistsError, FileNotFoundError, RuntimeError, OSError) as e:
-            print(f"relationnet {args.command}: error: {e}", file=sys.stderr)
+            print(f"relationnet {args.command}: error: {one_line(e)}", file=sys.stderr)
             return 2
     except KeyboardInterrupt:      # outside the inner handler too: a stop that lands while an error is being reported
         print("interrupted; rerun the same command to continue", file=sys.stderr)

@@ -254,7 +254,8 @@ def save(cfg: Config, path: str | Path) -> None:
     Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+#: The presets, shipped inside the package (a non-editable install has them too).
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 
 def presets() -> list[str]:

@@ -105,8 +105,9 @@ def run_state(folder: Path) -> dict:
             if p.with_suffix(".safetensors").is_file():
                 meta.pop("sha256", None)              # the tensors themselves are compared above
             state[rel] = _strip(meta)
-        elif p.suffix in (".png", ".yaml", ".md"):
-            state[rel] = _digest(p) if p.suffix != ".md" else "present"     # markdown tables quote timings
+        elif p.suffix in (".png", ".yaml", ".md", ".log"):
+            # markdown tables and train.log quote timings (and a resumed run's log says so): present, not compared
+            state[rel] = _digest(p) if p.suffix not in (".md", ".log") else "present"
         else:
             state[rel] = _digest(p)
     return state

@@ -45,6 +45,8 @@ from .cityscapes import SYNTHCITY_CITIES as CITIES
 from .cityscapes import SYNTHCITY_MANIFEST as MANIFEST
 
 FORMAT_VERSION = 1
+#: The widest image the generator makes (twice Cityscapes' 2048): beyond it a render would need many GB.
+MAX_SIDE = 4096
 FRAME = "000019"
 
 # official Cityscapes label ids
@@ -71,6 +73,8 @@ class SynthCityConfig:
                 raise ValueError(f"{k} must be ≥ 0, got {getattr(self, k)}")
         if self.width < 64 or self.height < 32:
             raise ValueError(f"SynthCity images must be at least 64×32, got {self.width}×{self.height}")
+        if self.width > MAX_SIDE or self.height > MAX_SIDE // 2:
+            raise ValueError(f"SynthCity images must be at most {MAX_SIDE}×{MAX_SIDE // 2}, got {self.width}×{self.height}")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -81,6 +85,8 @@ def parse_size(text: str) -> tuple[int, int]:
         raise ValueError(f"size must be WIDTHxHEIGHT, e.g. 256x128, got {text!r}") from None
     if w < 64 or h < 32:
         raise ValueError(f"size must be at least 64x32, got {text!r}")
+    if w > MAX_SIDE or h > MAX_SIDE // 2:
+        raise ValueError(f"size must be at most {MAX_SIDE}x{MAX_SIDE // 2} (Cityscapes is 2048x1024), got {text!r}")
     return w, h
 
 

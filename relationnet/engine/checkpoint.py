@@ -119,9 +119,20 @@ def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict, optimi
         kept = " is intact" if js_path.is_file() else " did not exist"
         raise CheckpointError(f"could not write checkpoint {st_path.with_suffix('')}: {e.strerror or e} "
                               f"(errno {e.errno}); nothing was replaced: the previous checkpoint{kept}") from e
+    for t in (tmp_st, tmp_js):          # readable as any other file the user writes (safetensors makes them 0600)
+        _plain_mode(t)
     os.replace(tmp_st, st_path)
     os.replace(tmp_js, js_path)
     return js_path
+
+
+def _plain_mode(path: Path) -> None:
+    mask = os.umask(0)
+    os.umask(mask)
+    try:
+        os.chmod(path, 0o666 & ~mask)
+    except OSError:
+        pass
 
 
 def finish_interrupted_save(path: str | Path) -> str | None:
@@ -220,6 +231,26 @@ def restore(path: str | Path, model: torch.nn.Module, optimizer=None, rng: bool 
     if rng:
         set_rng_state(tensors, meta.get("rng", {}))
     return meta
+
+
+def find_run(name: str | Path) -> Path:
+    """The checkpoint of a trained run, by name or path: a checkpoint (``NAME``, ``NAME.json``), a run folder (its
+    ``last``; alternating: its last stage's), or a run's name under the demo's folder (``runs/demo/NAME``)."""
+    from ..data.synthcity import project_dir
+    p = Path(name)
+    tries = [p, project_dir() / "runs" / "demo" / str(name), Path("runs") / "demo" / str(name)]
+    for t in tries:
+        stages = [q.with_suffix("") for q in sorted(t.glob("stage*/last.json"))][-1:] if t.is_dir() else []
+        for c in (t / "last", *stages) if t.is_dir() else (t,):
+            if paths(c)[1].is_file():
+                return paths(c)[0].with_suffix("")
+    raise CheckpointError(f"no trained run {str(name)!r}: not a checkpoint, a run folder, or a run under runs/demo/ "
+                          f"(train one with `relationnet demo` or `relationnet train`)")
+
+
+def load_run(name: str | Path, device: str | torch.device = "cpu"):
+    """``model, meta = rn.load("baseline")``: a trained run's model, ready for inference (see :func:`find_run`)."""
+    return load_model(find_run(name), device)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu"):

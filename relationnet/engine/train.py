@@ -166,6 +166,31 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def read_log(path: Path) -> tuple[list[dict], list[str]]:
+    """The epoch lines of a run's ``metrics.jsonl`` that can be read (JSON objects with an integer ``epoch``), and
+    one message per line that cannot (naming the file and the line): a resume keeps what it can."""
+    if not path.is_file():
+        return [], []
+    rows, bad = [], []
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as e:
+        return [], [f"{path}: cannot be read ({e})"]
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except ValueError:
+            bad.append(f"{path} line {n}: not JSON (a write cut short?): dropped")
+            continue
+        if not isinstance(r, dict) or not isinstance(r.get("epoch"), int) or isinstance(r.get("epoch"), bool):
+            bad.append(f"{path} line {n}: no integer 'epoch': dropped")
+            continue
+        rows.append(r)
+    return rows, bad
+
+
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
@@ -212,8 +237,11 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
                 f"same configuration to resume, or train into another folder (--out), or delete it")
         meta = restore(last, model, optimizer)
         start_epoch, best, step = meta["epoch"], meta.get("best_miou", -1.0), meta["step"]
-        if dist_info.is_main:          # drop log lines of epochs after the checkpoint
-            _write_jsonl(metrics_path, [r for r in _read_jsonl(metrics_path) if r["epoch"] <= start_epoch])
+        if dist_info.is_main:          # drop log lines of epochs after the checkpoint, and lines that cannot be read
+            rows, bad = read_log(metrics_path)
+            for b in bad:
+                tqdm.write(f"resume: {b}", file=sys.stderr)
+            _write_jsonl(metrics_path, [r for r in rows if r["epoch"] <= start_epoch])
         if start_epoch >= st.epochs:
             return json.loads((sdir / "results.json").read_text()) if (sdir / "results.json").is_file() else meta
     else:
@@ -245,6 +273,7 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
     label = f"{st.name or cfg.name}"
     counts = distributed.CountReducer(dist_info) if dist_info.enabled else None
     result: dict = {}
+    epoch_secs: list[float] = []
     for epoch in range(start_epoch, st.epochs):
         annotation, lam = epoch_data(cfg, st, epoch)
         tset, sampler = tsets[annotation], samplers[annotation]
@@ -312,6 +341,9 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
         rec["sec"] = round(time.perf_counter() - t0, 3)
         rec["cpu_sec"] = round(cpu_seconds() - c0, 3)      # with `sec`: how much of the machine the epoch had
         if dist_info.is_main:
+            epoch_secs.append(rec["sec"])
+            _epoch_line(sdir, label, rec, st.epochs, epoch_secs)
+        if dist_info.is_main:
             meta = {"model": cfg.model_kwargs(), "config": cfg.to_dict(), "stage": st.name, "lam": st.lam,
                     "annotation": st.annotation, "epoch": epoch + 1, "step": step, "dataset": cfg.dataset,
                     "classes": list(class_names(cfg.dataset)), "palette": palette(cfg.dataset).tolist(),
@@ -339,6 +371,32 @@ def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, prog
     return result
 
 
+def _epoch_line(sdir: Path, label: str, rec: dict, epochs: int, secs: list[float]) -> None:
+    """One line per epoch, on stdout and appended to ``train.log`` in the run folder: a batch log is never silent."""
+    left = (epochs - rec["epoch"]) * sum(secs) / len(secs)
+    val = f"  val mIoU {100 * rec['val_miou']:.2f}" if "val_miou" in rec else ""
+    scl = f" (OHEM {rec['loss_ohem']:.3f}, SCL {rec['loss_scl']:.3f})" if rec.get("loss_scl") else ""
+    line = (f"{time.strftime('%H:%M:%S')} {label} epoch {rec['epoch']}/{epochs}: loss {rec['loss_total']:.3f}{scl}"
+            f"{val}  {rec['sec']:.0f} s, about {left / 60:.1f} min left in this stage")
+    tqdm.write(line, file=sys.stdout)
+    try:
+        with open(sdir / "train.log", "a") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass
+
+
+def check_val(cfg: Config, root: Path, progress: bool = True) -> None:
+    """Read every validation image and label (the ones training evaluates) before the first epoch: a bad file is
+    an error naming all of them now, not a crash at the first evaluation with the epoch lost."""
+    from ..data.check import check_split
+    from ..data import DatasetError
+    bad = check_split(val_set(cfg, root), progress=False, limit=cfg.val_limit)
+    if bad:
+        more = f" (and {len(bad) - 3} more; `relationnet data check {root}` lists them all)" if len(bad) > 3 else ""
+        raise DatasetError(f"{len(bad)} validation file(s) cannot be read: " + "; ".join(bad[:3]) + more)
+
+
 def train(cfg: Config, out_dir: str | Path, progress: bool = True, init_from: str | Path | None = None) -> dict:
     """Train (all stages of) ``cfg`` into ``out_dir``; rerunning resumes. Returns each stage's final record."""
     dist_info = distributed.init()
@@ -354,6 +412,8 @@ def _train(cfg: Config, out_dir: Path, progress: bool, init_from, dist_info) -> 
     elif cfg.alternating and cfg.start_stage > 1:
         raise config_mod.ConfigError(f"start_stage={cfg.start_stage} needs init_from: the checkpoint of stage "
                                      f"{cfg.start_stage - 1} to start from")
+    if dist_info.is_main:
+        check_val(cfg, dataset_root(cfg, progress), progress)
     for st in stages(cfg):
         sdir = out_dir / st.name if st.name else out_dir
         results[st.name or "final"] = train_stage(cfg, st, sdir, prev, progress, dist_info)

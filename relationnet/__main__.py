@@ -1,0 +1,6 @@
+"""``python -m relationnet``: the same command line as ``relationnet``."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
