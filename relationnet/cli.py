@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--official", action="store_true", help="also run the official Cityscapes evaluation")
     ev.add_argument("--json", default=None, help="write the results here")
     ev.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    ev.add_argument("--no-progress", action="store_true")
 
     co = sub.add_parser("compare", help="two checkpoints on the same validation images: per class, contours, "
                                         "and the images where they disagree most")
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--top", type=int, default=5, help="how many most-disagreeing images to list")
     co.add_argument("--json", default=None, help="write the results here")
     co.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    co.add_argument("--no-progress", action="store_true")
 
     pr = sub.add_parser("predict", help="segment an image or a folder of images")
     pr.add_argument("checkpoint")
@@ -69,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", default="predictions")
     pr.add_argument("--steps", type=int, default=4, choices=(1, 4, 16, 64))
     pr.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    pr.add_argument("--max-side", type=int, default=1024,
+                    help="an image whose longer side exceeds this is segmented at that size and its labels scaled "
+                         "back (memory stays bounded: a 12-megapixel photo at full size would need about 20 GB); "
+                         "0: full size")
+    pr.add_argument("--no-progress", action="store_true")
 
     de = sub.add_parser("demo", help="the main job: data, CPU presets, evaluation, results table, dashboard")
     de.add_argument("--out", default="runs/demo")
@@ -184,7 +191,8 @@ def cmd_eval(args) -> int:
     results = {}
     for steps in args.steps:
         preds = [] if args.official and steps == args.steps[-1] else None
-        res = evaluate(model, vset, cfg.num_classes, steps=steps, device=device, limit=args.limit, predictions=preds)
+        res = evaluate(model, vset, cfg.num_classes, steps=steps, device=device, limit=args.limit, predictions=preds,
+                       progress=not args.no_progress)
         results[f"step{steps}"] = res
         print(f"{steps}-step: mIoU {100 * res['miou']:.2f}  mAcc {100 * res['mean_acc']:.2f}  "
               f"pixel acc {100 * res['pixel_acc']:.2f}  boundary mIoU {100 * res['boundary_miou']:.2f}")
@@ -226,7 +234,7 @@ def cmd_compare(args) -> int:
     cfg = cfgs[0]
     vset = build_dataset(cfg.dataset, dataset_root(cfg), "val", "fine", eval_transform())
     res = compare([model_a, model_b], vset, cfg.num_classes, steps=args.steps, limit=args.limit, device=device,
-                  progress=True)
+                  progress=not args.no_progress)
     names = class_names(cfg.dataset)
     scores = [ConfusionMatrix.from_matrix(m).compute() for m in res["confusion"]]
     bands = [ConfusionMatrix.from_matrix(m).compute()["miou"] for m in res["band_confusion"]]
@@ -283,16 +291,43 @@ def cmd_predict(args) -> int:
         raise FileNotFoundError(f"input not found: {src}")
     if not files:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {src}")
+    if args.max_side < 0 or 0 < args.max_side < 64:
+        raise ValueError(f"--max-side must be 0 (full size) or at least 64, got {args.max_side}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    from collections import Counter
+
     from tqdm.auto import tqdm
-    for f in tqdm(files, desc="predict", unit="img"):
-        rgb = read_rgb(f)
+
+    from .data import DatasetError
+    stems = Counter(f.stem for f in files)
+    skipped, written = [], 0
+    for f in tqdm(files, desc="predict", unit="img", disable=args.no_progress):
+        try:
+            rgb = read_rgb(f)
+        except DatasetError as e:              # one bad file does not stop the folder
+            skipped.append(str(e))
+            continue
+        h, w = rgb.shape[:2]
         x = normalize_image(torch.from_numpy(rgb).permute(2, 0, 1)[None]).to(device)
-        pred = predict(model, x, steps=args.steps)[0].argmax(0).to(torch.uint8).cpu().numpy()
-        Image.fromarray(pred).save(out / f"{f.stem}_trainIds.png")
-        Image.fromarray(colorize(pred, pal)).save(out / f"{f.stem}_color.png")
-    print(f"{len(files)} prediction(s) written to {out}")
+        scale = args.max_side / max(h, w) if args.max_side and max(h, w) > args.max_side else 1.0
+        if scale < 1.0:
+            x = torch.nn.functional.interpolate(x, size=(max(8, round(h * scale)), max(8, round(w * scale))),
+                                                mode="bilinear", align_corners=False, antialias=True)
+        with torch.no_grad():
+            pred = predict(model, x, steps=args.steps)[0].argmax(0).to(torch.uint8).cpu()
+        if scale < 1.0:
+            pred = torch.nn.functional.interpolate(pred[None, None].float(), size=(h, w), mode="nearest")[0, 0]
+        pred = pred.to(torch.uint8).numpy()
+        # a name shared by two inputs (a.png, a.jpg) keeps its suffix: outputs never overwrite each other
+        stem = f.stem if stems[f.stem] == 1 else f"{f.stem}_{f.suffix.lstrip('.').lower()}"
+        Image.fromarray(pred).save(out / f"{stem}_trainIds.png")
+        Image.fromarray(colorize(pred, pal)).save(out / f"{stem}_color.png")
+        written += 1
+    print(f"{written} prediction(s) written to {out}")
+    if skipped:
+        print(f"relationnet predict: error: {len(skipped)} file(s) skipped: " + "; ".join(skipped), file=sys.stderr)
+        return 2
     return 0
 
 

@@ -92,3 +92,33 @@ def test_no_progress_still_logs_each_epoch_and_a_damaged_log_is_survived(tiny_ro
 def test_synthcity_size_beyond_reason_is_one_line(tmp_path):
     line = one_line_error(cli("data", "synthcity", "--out", str(tmp_path / "s"), "--size", "100000x100000"))
     assert "at most 4096x2048" in line and not (tmp_path / "s").exists()
+
+
+def test_predict_caps_a_photo_skips_a_bad_file_and_never_overwrites(tiny_root, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    import relationnet as rn
+    from relationnet import config as config_mod
+    from relationnet.cli import main
+    from relationnet.engine import checkpoint as ck
+    model = rn.models.RelationNet(19, width=0.125, dcn=False)
+    cfg = config_mod.load("synthcity_full", tiny_overrides(tiny_root))
+    ck.save_checkpoint(tmp_path / "m", model, {"model": model.config(), "config": cfg.to_dict()})
+    src = tmp_path / "photos"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (600, 900, 3), dtype=np.uint8)).save(src / "big.png")
+    Image.fromarray(rng.integers(0, 255, (64, 128, 3), dtype=np.uint8)).save(src / "a.png")
+    Image.fromarray(rng.integers(0, 255, (64, 128, 3), dtype=np.uint8)).save(src / "a.jpg")
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    out = tmp_path / "p"
+    assert main(["predict", str(tmp_path / "m"), str(src), "--out", str(out), "--steps", "1", "--max-side", "256",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "1 file(s) skipped" in err and "broken.png" in err
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a_jpg_color.png", "a_jpg_trainIds.png", "a_png_color.png", "a_png_trainIds.png",
+                     "big_color.png", "big_trainIds.png"]
+    assert np.array(Image.open(out / "big_trainIds.png")).shape == (600, 900)    # labels at the photo's size
+    assert main(["predict", str(tmp_path / "m"), str(src / "a.png"), "--max-side", "10"]) == 2

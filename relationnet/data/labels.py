@@ -78,8 +78,10 @@ def palette(dataset: str) -> np.ndarray:
     return _lookup(dataset)[1]
 
 
-def colorize(label, palette: np.ndarray = CITYSCAPES_PALETTE) -> np.ndarray:
-    """``(H, W)`` train ids -> ``(H, W, 3)`` uint8 colours; 255 and unknown ids are black."""
+def colorize(label, palette: np.ndarray | None = CITYSCAPES_PALETTE) -> np.ndarray:
+    """``(H, W)`` train ids -> ``(H, W, 3)`` uint8 colours; 255 and unknown ids are black (``None``: Cityscapes')."""
+    if palette is None:
+        palette = CITYSCAPES_PALETTE
     lab = label.detach().cpu().numpy() if isinstance(label, torch.Tensor) else np.asarray(label)
     if lab.ndim != 2:
         raise ValueError(f"colorize expects a (H, W) label map, got shape {lab.shape}")
