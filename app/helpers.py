@@ -58,12 +58,57 @@ def study_dir(argv: list[str] | None = None) -> Path:
     return project_dir() / "docs" / "study"
 
 
+#: A study row's fields the dashboard reads, and their types (numbers may be NaN or null where a claim has no seeds).
+CLAIM_TEXT = ("claim", "verdict", "arm", "ref", "metric", "paper", "title")
+CLAIM_NUMBERS = ("mean", "lo", "hi", "sd", "arm_mean", "arm_sd", "ref_mean", "ref_sd", "mde")
+
+
+def _claim_ok(r) -> bool:
+    if not isinstance(r, dict) or not all(isinstance(r.get(k), str) for k in CLAIM_TEXT):
+        return False
+    if not isinstance(r.get("n"), int) or isinstance(r.get("n"), bool) or r["n"] < 0:
+        return False
+    if any(k in r and not isinstance(r[k], str) for k in ("ref_metric", "arm2", "ref2")):
+        return False
+    num = lambda k: isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)   # noqa: E731
+    return (all(r.get(k) is None or num(k) for k in CLAIM_NUMBERS)
+            and (r["n"] == 0 or all(num(k) for k in ("mean", "arm_mean", "ref_mean")))
+            and (r["n"] < 2 or all(num(k) for k in ("lo", "hi", "sd", "arm_sd", "ref_sd"))))
+
+
 def study_claims(folder: Path) -> dict[str, dict] | None:
-    """The study's rows by claim id from ``results.json`` (None when absent or unreadable)."""
+    """The study's rows by claim id from ``results.json`` (None when absent or unreadable; rows it cannot show
+    are left out)."""
     data = read_json(folder / "results.json")
     if not isinstance(data, dict) or not isinstance(data.get("claims"), list):
         return None
-    return {r["claim"]: r for r in data["claims"] if isinstance(r, dict) and "claim" in r}
+    return {r["claim"]: r for r in data["claims"] if _claim_ok(r)}
+
+
+def demo_results(path: Path) -> tuple[dict, dict]:
+    """A runs folder's ``results.json`` (the demo's) as ``(lambda_runs {λ: key}, runs {key: row})``, keeping only
+    entries of the shape the λ tab draws: a key, and ``step1`` with numeric ``miou`` and ``mean_acc``."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        return {}, {}
+    lam = data.get("lambda_runs")
+    lam = {k: v for k, v in lam.items() if isinstance(v, str) and _is_number(k)} if isinstance(lam, dict) else {}
+    rows = {}
+    for r in data.get("runs") if isinstance(data.get("runs"), list) else []:
+        s1 = r.get("step1") if isinstance(r, dict) else None
+        if (isinstance(r, dict) and isinstance(r.get("key"), str) and isinstance(s1, dict)
+                and all(isinstance(s1.get(m), (int, float)) and not isinstance(s1.get(m), bool)
+                        for m in ("miou", "mean_acc"))):
+            rows[r["key"]] = r
+    return lam, rows
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def fmt_value(v) -> str:
@@ -143,30 +188,77 @@ def discover(root: Path, limit: int = MAX_RUNS) -> tuple[list[Run], int]:
     for _, js in sorted(found, key=lambda t: t[1]):
         key = str(js.parent.relative_to(root)) if js.parent != root else root.name
         try:
-            runs.append(Run(key, js.with_suffix(""), read_meta(js), None))
+            meta = read_meta(js)
+            why = meta_problem(meta)
+            runs.append(Run(key, js.with_suffix(""), None, f"{js}: {why}") if why else Run(key, js.with_suffix(""), meta, None))
         except CheckpointError as e:
             runs.append(Run(key, js.with_suffix(""), None, str(e)))
+        except Exception as e:          # anything else a damaged file can do: this run is unreadable, not the page
+            runs.append(Run(key, js.with_suffix(""), None, f"{js}: cannot be read ({type(e).__name__})"))
     return runs, total
 
 
+_NUM = (int, float)
+#: The fields of a checkpoint's JSON the dashboard reads, and the types it needs them in.
+META_FIELDS = {"lam": _NUM, "stage": (str, type(None)), "annotation": (str, type(None)), "epoch": int, "step": int,
+               "config": dict, "palette": list, "classes": list, "dataset": str}
+MODEL_FIELDS = {"num_classes": int, "backbone": str, "width": _NUM, "dcn": bool, "relation": bool, "similarity": bool,
+                "dropout": _NUM}
+
+
+def meta_problem(meta) -> str | None:
+    """Why a checkpoint's JSON cannot be shown (a field of the wrong type, a missing model), or None."""
+    if not isinstance(meta, dict):
+        return "not a JSON object"
+    model = meta.get("model")
+    if not isinstance(model, dict):
+        return "has no model description ('model')"
+    for k, t in MODEL_FIELDS.items():
+        if k in model and (not isinstance(model[k], t) or (t is not bool and isinstance(model[k], bool))):
+            return f"model field {k!r} is {type(model[k]).__name__}, not {getattr(t, '__name__', 'a number')}"
+    for k, t in META_FIELDS.items():
+        if k in meta and (not isinstance(meta[k], t) or (t in (int, _NUM) and isinstance(meta[k], bool))):
+            return f"field {k!r} is {type(meta[k]).__name__}, not the type the dashboard reads"
+    return None
+
+
 def metrics_log(run: Run) -> list[dict]:
+    """The epoch lines that can be drawn: JSON objects with an integer ``epoch``, numeric values only."""
     p = run.checkpoint.parent / "metrics.jsonl"
-    if not p.is_file():
+    try:
+        text = p.read_text(errors="replace") if p.is_file() else ""
+    except OSError:
         return []
     rows = []
-    for line in p.read_text().splitlines():
+    for line in text.splitlines():
         try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
+            r = json.loads(line)
+        except ValueError:
             continue
+        if isinstance(r, dict) and isinstance(r.get("epoch"), int) and not isinstance(r.get("epoch"), bool):
+            rows.append({k: v for k, v in r.items()
+                         if k == "epoch" or (isinstance(v, _NUM) and not isinstance(v, bool))})
     return rows
 
 
 def read_json(path: Path) -> dict | None:
+    """A JSON file's content, or None when it is missing, unreadable, binary or not JSON."""
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):             # UnicodeDecodeError and JSONDecodeError are ValueErrors
         return None
+
+
+def read_eval(path: Path) -> dict:
+    """A run's ``eval.json`` reduced to what can be shown: ``{"stepK": {metric: number}}`` (empty when unreadable)."""
+    ev = read_json(path)
+    if not isinstance(ev, dict):
+        return {}
+    out = {}
+    for k, v in ev.items():
+        if isinstance(k, str) and k.startswith("step") and k[4:].isdigit() and isinstance(v, dict):
+            out[k] = {m: x for m, x in v.items() if isinstance(x, _NUM) and not isinstance(x, bool)}
+    return out
 
 
 class UploadError(ValueError):

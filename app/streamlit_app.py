@@ -231,9 +231,8 @@ with tabs["Runs"]:
                               legend=dict(orientation="h", yanchor="top", y=-0.25, x=0), height=360,
                               margin=dict(r=60))
             st.plotly_chart(fig, key=f"curve_{r.key}")
-        ev = helpers.read_json(r.checkpoint.parent / "eval.json")
-        tests = sorted((k for k in (ev or {}) if k.startswith("step") and isinstance(ev[k], dict)),
-                       key=lambda k: int(k[4:]) if k[4:].isdigit() else 0)
+        ev = helpers.read_eval(r.checkpoint.parent / "eval.json")
+        tests = sorted(ev, key=lambda k: int(k[4:]))
         if tests:
             st.table({"test": [f"{k[4:]}-step" for k in tests],
                       **{name: [f"{100 * ev[k].get(key, float('nan')):.1f}" for k in tests]
@@ -554,8 +553,8 @@ with tabs["Feature embedding"]:
                         fa = feature_alignment(o["features"][None], labels_at_output(torch.from_numpy(label.astype(np.int64))[None]))
                         st.metric("feature alignment (within − across)", f"{fa['score']:.3f}",
                                   help=f"within-class cos {fa['within']:.3f}, across-boundary cos {fa['across']:.3f}")
-                    ev = helpers.read_json(r.checkpoint.parent / "eval.json")
-                    if ev:
+                    ev = helpers.read_eval(r.checkpoint.parent / "eval.json")
+                    if "boundary_miou" in ev.get("step4", {}):
                         st.metric("boundary mIoU (val, 4-step)", f"{100 * ev['step4']['boundary_miou']:.1f} %")
             if label is not None:
                 r, o = outs[0]
@@ -637,9 +636,7 @@ with tabs["Effect of λ"]:
     else:
         st.caption("The study has no λ seeds yet (`relationnet study --only C1,C2,C3`); below: this runs folder's "
                    "single runs.")
-    results = helpers.read_json(RUNS_DIR / "results.json")
-    lam_runs = (results or {}).get("lambda_runs") or {}
-    rows = {r["key"]: r for r in (results or {}).get("runs", [])}
+    lam_runs, rows = helpers.demo_results(RUNS_DIR / "results.json")
     pts = [(float(l), rows[k]) for l, k in lam_runs.items() if k in rows]
     if not pts:
         st.info("no λ sweep here yet: `relationnet demo` trains one")
