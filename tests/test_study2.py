@@ -153,3 +153,14 @@ def test_fine_limit_and_coarse_epochs_pick_their_data(tiny_root):
     alt = config_mod.load("synthcity_full", {"alternating": True, "stage2_annotation": "fine"})
     assert [s.annotation for s in stages(alt)] == ["fine", "fine", "fine"] and stages(alt)[1].lam == 0.0
     assert Stage("", "fine", 0.1, 1).annotation == "fine"
+
+
+def test_the_budget_check_counts_only_epochs_that_had_the_machine(tmp_path):
+    log = tmp_path / "seed100" / "S3" / "metrics.jsonl"
+    log.parent.mkdir(parents=True)
+    rows = [(50, 100.0, 110.0), (100, 100.0, 195.0), (150, 100.0, 205.0), (200, 50.0, 100.0)]   # step, sec, cpu
+    log.write_text("".join(json.dumps({"epoch": i + 1, "step": s, "sec": w, "cpu_sec": c}) + "\n"
+                           for i, (s, w, c) in enumerate(rows)))
+    rate, n = study2.alone_rate(tmp_path)
+    assert n == 3 and rate == pytest.approx(3.9)          # 195/50, 205/50, 100/50: median 3.9; 1.1 cores left out
+    assert "waits for 10 epochs" in study2.budget_projection(tmp_path)

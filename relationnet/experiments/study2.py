@@ -510,10 +510,50 @@ def describe(size: str = "full", results: str | Path = RESULTS) -> str:
         landed = sum((a.id, s) in records for s in seeds)
         lines.append(f"{a.id:4s} {a.train_steps:14d}  {landed:3d}/{len(seeds):<3d}      {a.title}")
     steps = sum(a.train_steps for _, a in plan)
-    lines += [f"planned: {len(plan)} runs, {steps} training steps", "", "claims:"]
+    lines += [f"planned: {len(plan)} runs, {steps} training steps", budget_projection(size=size), "", "claims:"]
     lines += [f"  {c.id}: {s1.claim_formula(c.arm, c.ref, c.metric, c.ref_metric)}; paper {c.paper}" for c in CLAIMS]
     lines += [f"problem: {p}" for p in problems]
     return "\n".join(lines)
+
+
+#: The budget (METHOD.md): 10 hours of the two cores.
+BUDGET_CORE_HOURS = 20.0
+#: An epoch "had the machine to itself" when at least this many of its 2 cores were busy (METHOD.md, Changes).
+ALONE_CORES = 1.8
+
+
+def alone_rate(out: str | Path = OUT) -> tuple[float | None, int]:
+    """(median core-seconds per training step over the study's epochs that had the machine alone, how many such
+    epochs), from the run folders' ``metrics.jsonl`` (METHOD.md, Changes: the budget check's rate)."""
+    import statistics
+    rates = []
+    for log in Path(out).glob("seed*/**/metrics.jsonl"):
+        try:
+            prev = 0
+            for line in log.read_text().splitlines():
+                r = json.loads(line)
+                steps, prev = r["step"] - prev, r["step"]
+                if r.get("sec") and r.get("cpu_sec") and steps > 0 and r["cpu_sec"] / r["sec"] >= ALONE_CORES:
+                    rates.append(r["cpu_sec"] / steps)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return (statistics.median(rates) if rates else None), len(rates)
+
+
+def budget_projection(out: str | Path = OUT, size: str = "full", eval_share: float = 0.08) -> str:
+    """The budget check's line: planned steps at the alone rate (plus evaluation, about 8 % of training in study 1),
+    against :data:`BUDGET_CORE_HOURS`, with and without each arm of the cut order."""
+    rate, n = alone_rate(out)
+    if rate is None or n < 10:
+        return f"budget check: waits for 10 epochs that had the machine alone ({n} so far)"
+    steps = sum(a.train_steps for _, a in planned(size))
+    contingent = sum(a.train_steps for _, a in planned(size) if a.contingent)
+    total = lambda st: st * rate * (1 + eval_share) / 3600        # noqa: E731
+    g = {a.id: a.train_steps * len(a.seeds) for a in arms(size) if a.id in ("G1", "G2")}
+    return (f"budget check: {rate:.2f} core-s per step alone (median of {n} epochs); planned {total(steps):.1f} "
+            f"core-h, without S5 {total(steps - contingent):.1f}, without S5 and G2 "
+            f"{total(steps - contingent - g.get('G2', 0)):.1f}, without S5, G2 and G1 "
+            f"{total(steps - contingent - sum(g.values())):.1f}; budget {BUDGET_CORE_HOURS:g}")
 
 
 def budget_steps(size: str = "full") -> dict:
