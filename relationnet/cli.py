@@ -108,6 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--commit", action="store_true",
                     help="protocol 2: git-commit each record as it lands (that file only)")
 
+    ex = sub.add_parser("export", help="write a trained run as TorchScript or torch.export (checked against PyTorch)")
+    ex.add_argument("checkpoint", help="a checkpoint, a run folder, or a run under runs/demo/ by name")
+    ex.add_argument("--format", choices=("torchscript", "pt2"), default="torchscript")
+    ex.add_argument("--out", default=None, help="the file (default: NAME.pt or NAME.pt2 here)")
+    ex.add_argument("--size", default="256x512", help="HxW of the example input (multiples of 8)")
+
     db = sub.add_parser("dashboard", help="start the Streamlit dashboard on a folder of runs")
     db.add_argument("--runs", default="runs/demo", help="the folder of runs it shows (default: runs/demo)")
     db.add_argument("--port", type=int, default=8501)
@@ -398,6 +404,22 @@ def _study2(args, size: str) -> int:
     return 2 if summary["problems"] else 0
 
 
+def cmd_export(args) -> int:
+    from .engine.checkpoint import find_run, load_model
+    from .export import export
+    try:
+        h, w = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must be HxW, e.g. 256x512, got {args.size!r}") from None
+    ckpt = find_run(args.checkpoint)
+    model, _ = load_model(ckpt, "cpu")
+    default = f"{Path(str(args.checkpoint)).name or 'model'}.{'pt' if args.format == 'torchscript' else 'pt2'}"
+    res = export(model, args.out or default, args.format, (h, w))
+    print(f"wrote {res['path']} ({res['format']}); largest difference from the PyTorch model on random inputs: "
+          f"{res['max_abs_diff']:.2g}")
+    return 0
+
+
 def cmd_dashboard(args) -> int:
     from .engine.demo import start_dashboard
     if not Path(args.runs).is_dir():
@@ -415,7 +437,8 @@ def cmd_info(args) -> int:
 
 
 COMMANDS = {"data": cmd_data, "train": cmd_train, "eval": cmd_eval, "compare": cmd_compare, "predict": cmd_predict,
-            "demo": cmd_demo, "study": cmd_study, "info": cmd_info, "dashboard": cmd_dashboard}
+            "demo": cmd_demo, "study": cmd_study, "info": cmd_info, "dashboard": cmd_dashboard,
+            "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,3 +80,29 @@ def test_a_non_editable_install_trains_a_preset_from_another_folder(tmp_path, ti
     umask = os.umask(0)
     os.umask(umask)
     assert mode == 0o666 & ~umask                               # readable as other files are
+
+
+@pytest.mark.parametrize("fmt", ["torchscript", "pt2"])
+def test_export_matches_pytorch_and_loads_without_the_package(tmp_path, fmt):
+    import torch
+
+    import relationnet as rn
+    from relationnet.cli import main
+    from relationnet.engine import checkpoint as ck
+    model = rn.models.RelationNet(19, backbone="resnet38", width=0.125, dcn=False).eval()
+    ck.save_checkpoint(tmp_path / "run" / "last", model, {"model": model.config()})
+    out = tmp_path / f"m.{fmt}"
+    assert main(["export", str(tmp_path / "run"), "--format", fmt, "--out", str(out), "--size", "64x128"]) == 0
+    x = torch.randn(1, 3, 64, 128)
+    code = ("import torch, sys; x = torch.load(sys.argv[2], weights_only=True); "
+            + ("m = torch.jit.load(sys.argv[1])" if fmt == "torchscript" else "m = torch.export.load(sys.argv[1]).module()")
+            + "; torch.save(m(x), sys.argv[3]); assert 'relationnet' not in sys.modules")
+    torch.save(x, tmp_path / "x.pt")
+    env = {**os.environ, "PYTHONPATH": ""}
+    r = subprocess.run([sys.executable, "-I", "-c", code, str(out), str(tmp_path / "x.pt"), str(tmp_path / "y.pt")],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with torch.no_grad():
+        torch.testing.assert_close(torch.load(tmp_path / "y.pt", weights_only=True), model(x)["logits"],
+                                   rtol=1e-5, atol=1e-5)
+    assert main(["export", str(tmp_path / "run"), "--size", "60x128"]) == 2

@@ -1,0 +1,62 @@
+"""``relationnet export``: a trained run as a file that runs without this package, checked against PyTorch.
+
+* ``torchscript`` (``.pt``): ``torch.jit.trace`` of the model's logits; ``torch.jit.load(path)(images)`` gives
+  (B, K, H/8, W/8) logits for any input size that is a multiple of 8.
+* ``pt2``: ``torch.export`` (the successor of TorchScript) at the example size; ``torch.export.load(path).module()``.
+
+After writing, the file is loaded back and its logits are compared with the model's on fresh random inputs (for
+TorchScript also at a second size); a difference beyond ``tol`` is an error, and the file is removed.
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+
+FORMATS = ("torchscript", "pt2")
+
+
+class LogitsOnly(torch.nn.Module):
+    """The model with the logits as its only output (exporters want tensors, not dicts)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images)["logits"]
+
+
+def export(model: torch.nn.Module, path: str | Path, fmt: str = "torchscript", size: tuple[int, int] = (256, 512),
+           tol: float = 1e-4) -> dict:
+    """Write ``model`` to ``path`` in ``fmt`` and check it; returns ``{"path", "format", "max_abs_diff"}``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    h, w = size
+    if h % 8 or w % 8 or h < 16 or w < 16:
+        raise ValueError(f"--size must be HxW with multiples of 8 of at least 16, got {h}x{w}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net = LogitsOnly(model.eval()).eval()
+    g = torch.Generator().manual_seed(0)
+    example = torch.randn(1, 3, h, w, generator=g)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")                     # the tracer's deprecation and shape notes
+        if fmt == "torchscript":
+            torch.jit.save(torch.jit.trace(net, example, check_trace=False), str(path))
+            loaded = torch.jit.load(str(path))
+            sizes = [(h, w), (h + 16, w + 32)]
+        else:
+            torch.export.save(torch.export.export(net, (example,)), str(path))
+            loaded = torch.export.load(str(path)).module()
+            sizes = [(h, w)]
+        diff = 0.0
+        for hh, ww in sizes:
+            x = torch.randn(2 if fmt == "torchscript" else 1, 3, hh, ww, generator=g)
+            diff = max(diff, (loaded(x) - net(x)).abs().max().item())
+    if not diff <= tol:
+        path.unlink(missing_ok=True)
+        raise RuntimeError(f"the exported {fmt} model differs from the PyTorch model by {diff:.3g} (> {tol}); "
+                           "nothing was written")
+    return {"path": str(path), "format": fmt, "max_abs_diff": diff}
