@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -32,15 +31,8 @@ BASE = {"dataset": "synthcity", "crop": [64, 128], "batch_size": 2, "epochs": 2,
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu} | torch {torch.__version__} | 1 thread"
+    from relationnet.machine import cpu_name
+    return f"{cpu_name()} | torch {torch.__version__} | 1 thread"
 
 
 def digest_folder(folder: Path) -> str:

@@ -209,15 +209,8 @@ def provenance() -> dict:
 
 
 def _device_name(device: str = "auto") -> str:
-    if device != "cpu" and torch.cuda.is_available():
-        return "cuda: " + torch.cuda.get_device_name(0)
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return "cpu: " + line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "cpu: " + (platform.processor() or platform.machine())
+    from ..machine import device_name
+    return device_name(device)
 
 
 def record_path(results: Path, arm: str, seed: int) -> Path:
