@@ -2,6 +2,7 @@
 end-to-end run, and the bad records it must name without writing over them."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 from scipy import stats
@@ -164,3 +165,21 @@ def test_the_budget_check_counts_only_epochs_that_had_the_machine(tmp_path):
     rate, n = study2.alone_rate(tmp_path)
     assert n == 3 and rate == pytest.approx(3.9)          # 195/50, 205/50, 100/50: median 3.9; 1.1 cores left out
     assert "waits for 10 epochs" in study2.budget_projection(tmp_path)
+
+
+def test_commit_record_commits_that_file_only(tmp_path, monkeypatch):
+    import subprocess
+    repo = tmp_path / "repo"
+    (repo / "docs" / "runs").mkdir(parents=True)
+    run = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True, text=True)   # noqa: E731
+    run("init", "-q")
+    run("config", "user.email", "t@example.org")
+    run("config", "user.name", "t")
+    (repo / "other.txt").write_text("work in progress")
+    rec = repo / "docs" / "runs" / "S3.json"
+    rec.write_text("{}")
+    monkeypatch.chdir(repo)                              # the study runs from the checkout, records given relative
+    assert study2.commit_record(Path("docs/runs/S3.json"), "Study 2: landed seed100/S3.json")
+    assert run("log", "--format=%s").stdout.strip() == "Study 2: landed seed100/S3.json"
+    assert run("show", "--name-only", "--format=").stdout.split() == ["docs/runs/S3.json"]
+    assert "other.txt" in run("status", "--porcelain").stdout

@@ -307,6 +307,7 @@ def run(out: str | Path = OUT, results: str | Path = RESULTS, size: str = "full"
 def commit_record(path: Path, message: str, log=print, tries: int = 20) -> bool:
     """``git add`` and ``git commit`` of one record, nothing else of the working tree (retried while another git
     command holds the index)."""
+    path = Path(path).resolve()          # git runs in the record's folder: an absolute path names it from there
     for i in range(tries):
         try:
             subprocess.run(["git", "add", "--", str(path)], cwd=path.parent, capture_output=True, check=True,
