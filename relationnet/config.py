@@ -251,7 +251,8 @@ def differences(a: Config | dict, b: Config | dict) -> list[str]:
 
 
 def save(cfg: Config, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    from .storage import atomic_write_text
+    atomic_write_text(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))
 
 
 #: The presets, shipped inside the package (a non-editable install has them too).

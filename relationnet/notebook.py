@@ -247,4 +247,4 @@ def interact(fn, **controls):
     return handles
 
 
-__all__ = ["interact", "study_result", "study_line", "study_dir", "study_claims", "study_checkpoint", "plot_paired", "verdict", "size", "data_root", "checkpoint", "train_variant", "evaluate", "size_overrides"]
+__all__ = ["interact", "study_result", "study_line", "study_dir", "study_claims", "study_checkpoint", "plot_paired", "size", "data_root", "checkpoint", "train_variant", "evaluate", "size_overrides"]

@@ -9,10 +9,10 @@ from conftest import tiny_overrides
 
 from relationnet import config as config_mod
 from relationnet.data import synthcity
-from relationnet.engine.lock import FolderBusy, folder_lock
+from relationnet.storage import FolderBusy, folder_lock
 from relationnet.engine.train import train
 
-HOLD = "import sys, time; from relationnet.engine.lock import folder_lock\n" \
+HOLD = "import sys, time; from relationnet.storage import folder_lock\n" \
        "with folder_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)"
 
 

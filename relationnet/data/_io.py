@@ -1,7 +1,6 @@
 """Reading image/label files safely, and the paired-folder dataset base class."""
 from __future__ import annotations
 
-import os
 import warnings
 from pathlib import Path
 from typing import Callable
@@ -12,20 +11,14 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from ..storage import atomic_write_text  # noqa: F401  (the one implementation, on the ground floor)
+
 #: Pixels above this count are refused (a decompression bomb, not a photo).
 MAX_PIXELS = 100_000_000
 
 
 class DatasetError(ValueError):
     """A dataset folder or file is missing, in the wrong layout, or unreadable (the message names it)."""
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a text file so that a reader (or a process killed mid-write) sees the old file or the new, never half."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _open(path: Path) -> Image.Image:

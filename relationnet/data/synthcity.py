@@ -199,7 +199,7 @@ def generate(root: str | Path | None = None, cfg: SynthCityConfig | None = None,
         raise FileExistsError(f"{root} exists and is not a folder")
     if is_complete(root, cfg):
         return root
-    from ..engine.lock import folder_lock
+    from ..storage import folder_lock
     with folder_lock(root):                       # one writer per folder
         return _generate(root, cfg, workers, progress, overwrite)
 

@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..data._io import atomic_write_text  # noqa: F401  (one implementation; engine modules import it from here)
+from ..storage import atomic_write_text  # noqa: F401  (engine modules import it from here)
 
 FORMAT = "relationnet-checkpoint/1"
 

@@ -34,7 +34,7 @@ from ..data import build_dataset, eval_transform
 from ..losses.scl import labels_at_output
 from .checkpoint import atomic_write_text, load_model, read_meta
 from .evaluate import evaluate, feature_alignment
-from .lock import folder_lock
+from ..storage import folder_lock
 from .train import dataset_root, resolve_device, train, train_seconds
 
 LAMBDAS = (0.0, 0.01, 0.1, 1.0, 10.0)

@@ -30,7 +30,7 @@ from .. import config as config_mod
 from ..data import synthcity
 from .checkpoint import atomic_write_text
 from .demo import DemoRun, train_and_evaluate
-from .lock import folder_lock
+from ..storage import folder_lock
 from .train import train_seconds
 
 #: Steps per epoch and the epochs of the recipe at each size (full: METHOD.md; ci: a smoke test).

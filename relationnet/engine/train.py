@@ -42,7 +42,7 @@ from ..models import RelationNet
 from . import distributed, mechanism
 from .checkpoint import atomic_write_text, finish_interrupted_saves, read_meta, restore, save_checkpoint
 from .evaluate import evaluate
-from .lock import folder_lock
+from ..storage import folder_lock
 from .schedule import lr_at, stage_const_epochs
 
 

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from ..engine import study as s1
 from ..engine.checkpoint import atomic_write_text
 from ..engine.demo import DemoRun, train_and_evaluate
-from ..engine.lock import folder_lock
+from ..storage import folder_lock
 from ..engine.train import train as s1_train
 from ..engine.train import train_seconds
 

@@ -1,4 +1,8 @@
-"""One writer per folder: an exclusive OS file lock on ``FOLDER/.lock``.
+"""Storage, the ground floor of the package (it imports nothing of it): whole files or none, one writer per folder.
+
+:func:`atomic_write_text` writes through a temporary name and renames it, so a reader, or a process killed
+mid-write, sees the old file or the new, never half of one.  One writer per folder: an exclusive OS file lock
+on ``FOLDER/.lock``.
 
 Training, the demo, the study and SynthCity generation write into a folder for minutes or hours; a
 second process writing the same folder at once (seen: a second notebook render trained the same run
@@ -20,6 +24,14 @@ try:
     import fcntl
 except ImportError:           # Windows: no advisory locks here; writers are not guarded
     fcntl = None
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a text file so that a reader (or a process killed mid-write) sees the old file or the new, never half."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
 
 _held: dict[Path, int] = {}
 _guard = threading.Lock()
