@@ -166,19 +166,22 @@ def _planned(root: Path, cfg: SynthCityConfig) -> set[Path]:
 
 
 def _foreign(root: Path, cfg: SynthCityConfig | None) -> list[Path]:
-    """Files under ``root`` that a SynthCity made with ``cfg`` would not have written (all, when ``cfg`` is None)."""
+    """Files under ``root`` that a SynthCity made with ``cfg`` would not have written (``cfg`` None: the folder must be
+    empty, and its top-level entries are returned without walking it: a user may point at a huge tree)."""
     if not root.is_dir():
         return []
-    ours = _planned(root, cfg) if cfg is not None else set()
     keep = {root / MANIFEST, root / IN_PROGRESS, root / ".lock"}
+    if cfg is None:                 # nothing of ours here: the folder must be empty; its top level says whether it is
+        return sorted(p for p in root.iterdir() if p not in keep)
+    ours = _planned(root, cfg)
     return sorted(p for p in root.rglob("*") if not p.is_dir() and p not in ours and p not in keep
                   and not (p.name.endswith(".png.tmp") and p.with_name(p.name[:-4]) in ours))
 
 
 def _refuse(root: Path, foreign: list[Path], why: str) -> FileExistsError:
-    shown = ", ".join(str(p.relative_to(root)) for p in foreign[:3])
+    shown = ", ".join(str(p.relative_to(root)) + ("/" if p.is_dir() else "") for p in foreign[:3])
     more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
-    return FileExistsError(f"{root} {why}: it holds {len(foreign)} file(s) SynthCity did not write ({shown}{more}); "
+    return FileExistsError(f"{root} {why}: it holds {len(foreign)} entries SynthCity did not write ({shown}{more}); "
                            f"nothing was changed; choose another --out")
 
 
