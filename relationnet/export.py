@@ -5,10 +5,12 @@
 * ``pt2``: ``torch.export`` (the successor of TorchScript) at the example size; ``torch.export.load(path).module()``.
 
 After writing, the file is loaded back and its logits are compared with the model's on fresh random inputs (for
-TorchScript also at a second size); a difference beyond ``tol`` is an error, and the file is removed.
+TorchScript also at a second size); a difference beyond ``tol`` is an error; the file is written under a temporary name and renamed only when
+it passes, so a failed export leaves whatever was at the path as it was.
 """
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -38,25 +40,28 @@ def export(model: torch.nn.Module, path: str | Path, fmt: str = "torchscript", s
         raise ValueError(f"--size must be HxW with multiples of 8 of at least 16, got {h}x{w}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")       # written and checked under this name: a failed export
+                                                   # removes only its own file, never one that was at ``path``
     net = LogitsOnly(model.eval()).eval()
     g = torch.Generator().manual_seed(0)
     example = torch.randn(1, 3, h, w, generator=g)
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")                     # the tracer's deprecation and shape notes
         if fmt == "torchscript":
-            torch.jit.save(torch.jit.trace(net, example, check_trace=False), str(path))
-            loaded = torch.jit.load(str(path))
+            torch.jit.save(torch.jit.trace(net, example, check_trace=False), str(tmp))
+            loaded = torch.jit.load(str(tmp))
             sizes = [(h, w), (h + 16, w + 32)]
         else:
-            torch.export.save(torch.export.export(net, (example,)), str(path))
-            loaded = torch.export.load(str(path)).module()
+            torch.export.save(torch.export.export(net, (example,)), str(tmp))
+            loaded = torch.export.load(str(tmp)).module()
             sizes = [(h, w)]
         diff = 0.0
         for hh, ww in sizes:
             x = torch.randn(2 if fmt == "torchscript" else 1, 3, hh, ww, generator=g)
             diff = max(diff, (loaded(x) - net(x)).abs().max().item())
     if not diff <= tol:
-        path.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise RuntimeError(f"the exported {fmt} model differs from the PyTorch model by {diff:.3g} (> {tol}); "
                            "nothing was written")
+    os.replace(tmp, path)
     return {"path": str(path), "format": fmt, "max_abs_diff": diff}

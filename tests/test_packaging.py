@@ -106,3 +106,14 @@ def test_export_matches_pytorch_and_loads_without_the_package(tmp_path, fmt):
         torch.testing.assert_close(torch.load(tmp_path / "y.pt", weights_only=True), model(x)["logits"],
                                    rtol=1e-5, atol=1e-5)
     assert main(["export", str(tmp_path / "run"), "--size", "60x128"]) == 2
+
+
+def test_a_failed_export_leaves_the_file_that_was_there(tmp_path):
+    import relationnet as rn
+    from relationnet.export import export
+    model = rn.models.RelationNet(19, backbone="resnet38", width=0.125, dcn=False)
+    mine = tmp_path / "model.pt"
+    mine.write_bytes(b"the user's own file")
+    with pytest.raises(RuntimeError, match="nothing was written"):
+        export(model, mine, "torchscript", (64, 128), tol=-1.0)          # no export can pass: it must fail
+    assert mine.read_bytes() == b"the user's own file" and sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
