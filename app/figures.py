@@ -1,4 +1,4 @@
-"""Plotly figures of the dashboard's researcher views, built from arrays (no Streamlit here): the benchmark
+"""Plotly figures and pictures of the dashboard's tabs, built from arrays (no Streamlit here): the benchmark
 times them and the tests call them directly.
 
 Geometry: output cell ``(i, j)`` is centred on input pixel ``(8i, 8j)`` (the paper's stride-8 grid), so a map
@@ -10,10 +10,12 @@ import base64
 import io
 
 import numpy as np
+import plotly.express as px
 import plotly.graph_objects as go
 from PIL import Image
 
 from relationnet import viz
+from relationnet.ops import OFFSETS
 
 STRIDE = 8
 
@@ -191,4 +193,125 @@ def confusion_figure(matrix: np.ndarray, names: list[str], title: str, diverging
     fig.update_yaxes(autorange="reversed", title="true class", tickfont={"size": 10})
     fig.update_xaxes(title="predicted class", tickangle=-45, tickfont={"size": 10})
     fig.update_layout(title=title, height=560, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return fig
+
+
+def confusion_view(confusions: list[np.ndarray], names: list[str], options: list[str], which: str) -> go.Figure:
+    """The confusion matrix the Per class tab's radio chose: one checkpoint's (``options[k]`` for the k-th of
+    ``confusions``), or the first minus the second (the last option)."""
+    norm = [viz.row_normalised(cm) for cm in confusions]
+    k = options.index(which)
+    if k < len(confusions):
+        return confusion_figure(norm[k], names, f"{which}: where each class's pixels go")
+    return confusion_figure(norm[0] - norm[1], names, f"{which}: change in where each class's pixels go (points)",
+                            diverging=True)
+
+
+def training_curves(log: list[dict]) -> go.Figure:
+    """The losses per epoch (OHEM, SCL, total) and the validation mIoU on a second axis."""
+    ep = [x["epoch"] for x in log]
+    fig = go.Figure()
+    for k, name in (("loss_total", "total"), ("loss_ohem", "OHEM"), ("loss_scl", "SCL")):
+        fig.add_trace(go.Scatter(x=ep, y=[x.get(k) for x in log], name=f"loss: {name}"))
+    val = [(x["epoch"], 100 * x["val_miou"]) for x in log if "val_miou" in x]
+    if val:
+        fig.add_trace(go.Scatter(x=[v[0] for v in val], y=[v[1] for v in val], name="val mIoU %", yaxis="y2"))
+    fig.update_layout(title="training curves", xaxis_title="epoch", yaxis_title="loss",
+                      yaxis2=dict(title="val mIoU %", overlaying="y", side="right", range=[0, 100],
+                                  tickmode="array", tickvals=[0, 25, 50, 75, 100], showgrid=False),
+                      legend=dict(orientation="h", yanchor="top", y=-0.25, x=0), height=360, margin=dict(r=60))
+    return fig
+
+
+def upsample_cells(cells_rgb: np.ndarray) -> np.ndarray:
+    """An (h, w, 3) picture over the output cells at input resolution (each cell a STRIDE × STRIDE block)."""
+    return np.kron(cells_rgb, np.ones((STRIDE, STRIDE, 1), np.uint8))
+
+
+def pair_pca(features: list) -> tuple[list[np.ndarray], bool]:
+    """Two checkpoints' (C, h, w) features as PCA pictures: one PCA for both when their sizes agree (colours
+    comparable; the bool says so), else one each."""
+    same_dims = features[0].shape[0] == features[1].shape[0]
+    pcs = viz.pca_rgb(features)[0] if same_dims else [viz.pca_rgb([f])[0][0] for f in features]
+    return pcs, same_dims
+
+
+def difference_view(rgb: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray) -> tuple[np.ndarray, float]:
+    """Where two predictions differ, in amber over the dimmed image, and the % of pixels that differ."""
+    differ = pred_a != pred_b
+    return np.where(differ[..., None], np.uint8([255, 200, 0]), rgb // 3).astype(np.uint8), 100 * differ.mean()
+
+
+def pca_scatter(features, cells: np.ndarray, pca, names, palette, title: str, n: int = 1500) -> go.Figure:
+    """Up to ``n`` labelled output cells (seeded sample) in the space of ``pca``'s three components, coloured by
+    their class; ``features`` (C, h, w), ``cells`` the labels at the output grid."""
+    pts = pca.transform(features.reshape(features.shape[0], -1).T.numpy())
+    lab = cells.reshape(-1)
+    keep = np.flatnonzero(lab != 255)
+    keep = np.random.default_rng(0).choice(keep, min(n, len(keep)), replace=False)
+    cmap = {c: f"rgb{tuple(int(v) for v in palette[i])}" for i, c in enumerate(names)}
+    fig = px.scatter_3d(x=pts[keep, 0], y=pts[keep, 1], z=pts[keep, 2], color=[names[i] for i in lab[keep]],
+                        color_discrete_map=cmap, labels={"x": "PC 1", "y": "PC 2", "z": "PC 3", "color": "class"},
+                        title=title)
+    fig.update_traces(marker_size=2)
+    return fig
+
+
+#: The offsets in the order plotly fills 3 wrapped facets (from the bottom row up).
+_FACET_ORDER = [6, 7, 8, 3, 4, 5, 0, 1, 2]
+
+
+def offset_facets(probs: np.ndarray) -> go.Figure:
+    """The similarity subnet's (9, h, w) P(same label), one map per offset, laid out like the 3×3 neighbourhood."""
+    fig = px.imshow(probs[_FACET_ORDER], facet_col=0, facet_col_wrap=3, zmin=0, zmax=1,
+                    color_continuous_scale="viridis", title="P(same label) for each offset (dy, dx)")
+    for i, k in enumerate(_FACET_ORDER):
+        fig.layout.annotations[i].text = f"(dy, dx) = {OFFSETS[k]}"
+    return fig
+
+
+def predicted_boundaries(probs: np.ndarray) -> go.Figure:
+    return px.imshow(viz.boundary_map(probs), zmin=0, zmax=1, color_continuous_scale="magma",
+                     title="predicted boundaries: 1 − mean neighbour similarity")
+
+
+def true_boundaries(cells: np.ndarray) -> go.Figure:
+    return px.imshow(viz.label_boundaries(cells).astype(float), color_continuous_scale="gray",
+                     title="true label boundaries (output resolution)")
+
+
+def neighbour_figure(probs: np.ndarray, y: int, x: int) -> go.Figure:
+    """The 3×3 P(same label) of cell (y, x) and its neighbours, values written in."""
+    grid = probs[:, y, x].reshape(3, 3)
+    return px.imshow(grid, zmin=0, zmax=1, text_auto=".2f", x=["-1", "0", "+1"], y=["-1", "0", "+1"],
+                     labels={"x": "dx", "y": "dy"},
+                     title=f"3×3 similarity of cell ({y}, {x}) = pixel ({STRIDE * y}, {STRIDE * x})")
+
+
+def lambda_study_figure(points: list[tuple[float, dict]]) -> go.Figure:
+    """The study's mIoU against λ (mean over seeds; error bars: the paired difference's interval), λ = 0 dashed."""
+    fig = go.Figure()
+    half = [max(r["hi"] - r["mean"], 0) if r["n"] >= 2 else 0 for _, r in points]
+    fig.add_trace(go.Scatter(x=[lam for lam, _ in points], y=[r["arm_mean"] for _, r in points],
+                             mode="lines+markers", name="mIoU with SCL (mean over seeds)",
+                             error_y={"type": "data", "array": half, "visible": True}))
+    fig.add_hline(y=points[0][1]["ref_mean"], line_dash="dash", annotation_text="λ = 0 (no SCL), mean over seeds",
+                  annotation_position="bottom right")
+    fig.update_layout(xaxis_type="log", xaxis_title="λ (log scale)", yaxis_title="mIoU % (1-step, SynthCity val)",
+                      title="The study: mIoU against λ (error bars: 95 % interval of the paired difference to λ = 0)",
+                      legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def lambda_sweep_figure(sweep: list[tuple[float, dict]], ref: dict | None) -> go.Figure:
+    """Fig. 6 in miniature: a runs folder's single runs, mIoU and mAcc against λ > 0, λ = 0 (``ref``) dashed."""
+    fig = go.Figure()
+    for metric, name in (("miou", "mIoU"), ("mean_acc", "mAcc")):
+        fig.add_trace(go.Scatter(x=[lam for lam, _ in sweep], y=[100 * r["step1"][metric] for _, r in sweep],
+                                 mode="lines+markers", name=name))
+        if ref:
+            fig.add_hline(y=100 * ref["step1"][metric], line_dash="dash",
+                          annotation_text=f"{name} without SCL", annotation_position="bottom right")
+    fig.update_layout(xaxis_type="log", xaxis_title="λ (log scale)", yaxis_title="% (1-step, SynthCity val)",
+                      title="Fig. 6 in miniature: the effect of the SCL weight λ")
     return fig

@@ -1,10 +1,12 @@
-"""Data access for the dashboard, kept out of the Streamlit script so it can be tested directly."""
+"""Data access for the dashboard, and the array work of its tabs, kept out of Streamlit so it can be tested
+directly."""
 from __future__ import annotations
 
 import io
 import json
 import os
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +14,16 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from relationnet.config import from_dict
+from relationnet.data import palette
+from relationnet.data.labels import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from relationnet.engine.checkpoint import CheckpointError, read_meta
-from relationnet.engine.study import format_ci
+from relationnet.engine.evaluate import BAND_WIDTH, boundary_band, feature_alignment
+from relationnet.experiments.stats import format_ci
+from relationnet.experiments.study1 import claim_formula
+from relationnet.inference import predict
+from relationnet.losses.scl import labels_at_output
+from relationnet.metrics import ConfusionMatrix
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 1024
@@ -310,3 +320,128 @@ def sample_photos() -> dict[str, callable]:
 def to_input(rgb: np.ndarray) -> torch.Tensor:
     from relationnet.data import normalize_image
     return normalize_image(torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None])   # a copy: writable
+
+
+# ---------------------------------------------------------------------------------------------- the tabs' array work
+def model_outputs(model, rgb: np.ndarray, steps: int) -> dict:
+    """What the tabs draw of one checkpoint on one image: the ``steps``-step prediction and its confidence, the
+    features and similarity logits (or None) of one forward pass, and the seconds it all took."""
+    x = to_input(rgb)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        probs = predict(model, x, steps=steps)[0]
+        out = model(x, return_similarity=True)
+    sim = out["similarity"][0] if "similarity" in out else None
+    return {"pred": probs.argmax(0).numpy().astype(np.uint8), "conf": probs.max(0).values.numpy(),
+            "features": out["features"][0], "similarity": sim, "seconds": time.perf_counter() - t0}
+
+
+def scores_cityscapes(run: Run) -> bool:
+    """Whether the run predicts Cityscapes' 19 train ids, so its predictions can be scored against the labels the
+    dashboard shows (all from Cityscapes-layout validation sets)."""
+    return bool(run.meta) and int(run.meta.get("model", {}).get("num_classes", 19)) == len(CITYSCAPES_CLASSES)
+
+
+def run_palette(run: Run) -> np.ndarray:
+    """The colours of the run's own classes (Pascal Context's 59 for a Pascal Context run)."""
+    try:
+        return palette(from_dict(run.meta["config"]).dataset)
+    except (KeyError, TypeError, ValueError):
+        return CITYSCAPES_PALETTE
+
+
+def val_root(meta: dict | None) -> str | None:
+    """The validation set's folder of a checkpoint trained on SynthCity or Cityscapes (None for other data or no
+    config); ValueError when its config cannot be read."""
+    if meta and meta.get("config"):
+        cfg = from_dict(meta["config"])
+        if cfg.dataset in ("synthcity", "cityscapes"):
+            return cfg.root or str(Path("data") / "synthcity")
+    return None
+
+
+def photo_rgb(photo) -> np.ndarray:
+    """A sample photo (gray, RGB or RGBA) as (H, W, 3) uint8."""
+    arr = np.asarray(photo)
+    rgb = arr if arr.ndim == 3 else np.repeat(arr[..., None], 3, -1)
+    return rgb[..., :3].astype(np.uint8)
+
+
+def settings_table(meta: dict) -> dict:
+    """A checkpoint's model settings and training state as the Runs tab's two-column table."""
+    rows = {**meta.get("model", {}), "λ": meta.get("lam"), "stage": meta.get("stage") or "—",
+            "annotation": meta.get("annotation"), "epoch": meta.get("epoch"), "step": meta.get("step")}
+    return {"setting": list(rows), "value": [fmt_value(v) for v in rows.values()]}
+
+
+def eval_table(ev: dict) -> dict | None:
+    """:func:`read_eval`'s tests as a table in % with one decimal, one row per test (1-step, 4-step, …); None when
+    there are none."""
+    tests = sorted(ev, key=lambda k: int(k[4:]))
+    if not tests:
+        return None
+    return {"test": [f"{k[4:]}-step" for k in tests],
+            **{name: [f"{100 * ev[k].get(key, float('nan')):.1f}" for k in tests]
+               for name, key in (("mIoU %", "miou"), ("mAcc %", "mean_acc"), ("boundary mIoU %", "boundary_miou"))}}
+
+
+def label_cells(label: np.ndarray) -> np.ndarray:
+    """An (H, W) label map at the output grid: cell (i, j) takes the label of pixel (8i, 8j)."""
+    return labels_at_output(torch.from_numpy(label.astype(np.int64))[None])[0].numpy()
+
+
+def feature_alignment_of(features: torch.Tensor, label: np.ndarray) -> dict:
+    """:func:`feature_alignment` of one image's (C, h, w) features against its (H, W) labels."""
+    return feature_alignment(features[None], labels_at_output(torch.from_numpy(label.astype(np.int64))[None]))
+
+
+def band_of(label: np.ndarray) -> np.ndarray:
+    """The boundary band: pixels within ``BAND_WIDTH`` of a label change."""
+    return boundary_band(torch.from_numpy(label.astype(np.int64)), BAND_WIDTH).numpy()
+
+
+def band_accuracy(pred: np.ndarray, label: np.ndarray, band: np.ndarray) -> float:
+    """% of the labelled band pixels predicted right (nan when the band holds none)."""
+    inside = band & (label != 255)
+    return 100 * (pred[inside] == label[inside]).mean() if inside.any() else float("nan")
+
+
+def per_class_scores(scores: dict) -> tuple[list[dict], list[float]]:
+    """Validation scores' confusion matrices as each checkpoint's metrics, and its boundary mIoU."""
+    scored = [ConfusionMatrix.from_matrix(cm).compute() for cm in scores["confusion"]]
+    band_miou = [ConfusionMatrix.from_matrix(cm).compute()["miou"] for cm in scores["band_confusion"]]
+    return scored, band_miou
+
+
+def disagreement_text(rank: int, im: dict, key_a: str, key_b: str) -> str:
+    """One validation image of a scored pair, as the Side by side tab lists it (``rank`` from 0)."""
+    pct = [100 * v / max(im["scored"], 1) for v in im["only"]]
+    return (f"{rank + 1}. val {im['index']} ({im['name']}): {pct[0] + pct[1]:.1f} % of pixels differ in "
+            f"being right — only {key_a} {pct[0]:.1f} %, only {key_b} {pct[1]:.1f} %")
+
+
+#: The study's λ claims (each against λ = 0), by λ.
+LAMBDA_CLAIMS = {0.01: "F6-λ0.01", 0.1: "F6-λ0.1", 1.0: "F6-λ1", 10.0: "F6-λ10"}
+
+
+def lambda_study_points(study: dict | None) -> list[tuple[float, dict]]:
+    """``(λ, claim row)`` of the study's λ claims that have seeds."""
+    return [(lam, study[c]) for lam, c in LAMBDA_CLAIMS.items() if study and c in study and study[c].get("n")]
+
+
+def lambda_study_caption(points: list[tuple[float, dict]]) -> str:
+    def seeds(r):
+        return "" if r["n"] < 2 else f", {r['n']} seeds"
+    return " · ".join(f"λ = {lam:g} vs 0: {fmt_ci(r)}{seeds(r)} → {r['verdict']}" for lam, r in points)
+
+
+def study_table(study: dict) -> list[dict]:
+    """The study's claims as the Ablations tab's rows: what decides first (the rest scrolls at 1280 px)."""
+    return [{"claim": r["claim"], "verdict": r["verdict"], "paired difference [95 % CI]": fmt_ci(r),
+             "seeds": r["n"], "paper": r["paper"],
+             "test": claim_formula(r["arm"], r["ref"], r["metric"], r.get("ref_metric", ""),
+                                   r.get("arm2", ""), r.get("ref2", "")),
+             "arm": f"{r['arm']}: {fmt_mean_sd(r.get('arm_mean'), r.get('arm_sd'), r['n'])}",
+             "reference": f"{r['ref']}: {fmt_mean_sd(r.get('ref_mean'), r.get('ref_sd'), r['n'])}",
+             "what": r["title"]}
+            for r in study.values()]

@@ -80,6 +80,27 @@ def matmul_flops(device: str, n: int = 4096, repeats: int = 5) -> float:
     return 2 * n ** 3 / t
 
 
+def copy_bandwidth(device: str, mib: int = 256, repeats: int = 5) -> float:
+    """Measured memory bandwidth in bytes/s: a ``mib``-MiB float32 tensor copied into another (read + write), far
+    larger than the caches (the roofline a memory-bound layer is held against)."""
+    a = torch.randn(mib * 2**20 // 4, device=device)
+    b = torch.empty_like(a)
+    t = median_time(lambda: b.copy_(a), repeats=repeats, warmup=2)
+    return 2 * a.numel() * 4 / t
+
+
+def count_flops(fn) -> float:
+    """FLOPs of one call of a *forward* ``fn`` (matmuls and convolutions: torch's FlopCounterMode; the elementwise
+    work it leaves out is memory-bound, and held against the bandwidth instead).  Count a training step as 3 × its
+    forward (the input and the weight gradient each cost one forward): FlopCounterMode counts a grouped
+    convolution's backward as if it were dense (torch 2.14: a 64-channel depthwise 3×3 layer's backward reads 65×
+    its forward), which would make a depthwise network look 20× busier than it is."""
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
 def report(title: str, rows: list[dict], out: str | Path | None = None) -> None:
     """Print rows as a Markdown table (with the machine named) and write them as JSON."""
     m = machine()

@@ -10,6 +10,12 @@ as ratios to ResNet38 w0.125.
     python benchmarks/backbone_speed.py --size 128x256 --batch 8 --repeats 5
     python benchmarks/backbone_speed.py --size 96x192 --layers  # one dilated depthwise layer, three ways
     python benchmarks/backbone_speed.py --size 96x192 --profile # where a Lite0 stride-8 step spends its time
+    python benchmarks/backbone_speed.py --roofline              # + achieved FLOP/s against this machine's peak
+
+With ``--roofline`` each row also gets its FLOPs (FlopCounterMode: matmuls and convolutions) and the achieved FLOP/s
+as a share of this machine's measured float32 matmul peak; ``--profile`` adds, for the memory-bound parts (depthwise
+convolutions, batch norm, copies), the bytes they move (from their tensor shapes: inputs read, output written) against
+the measured copy bandwidth.
 
 Every row is the whole RelationNet of the demo (head, relation module, classifier; the training step
 adds the similarity subnet, OHEM + λ·SCL, backward and an AdamW step); only the backbone differs.
@@ -22,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import torch  # noqa: E402
-from _common import median_time, report  # noqa: E402
+from _common import copy_bandwidth, count_flops, matmul_flops, median_time, report  # noqa: E402
 
 import relationnet as rn  # noqa: E402
 from relationnet.models.efficientnet_lite import EfficientNetLite  # noqa: E402
@@ -95,21 +101,48 @@ def _kind(name: str, shapes: list, h8: int) -> str:
     return name.replace("aten::", "")
 
 
-def profile_rows(step, h8: int, steps: int = 3, top: int = 14) -> list[dict]:
-    """torch.profiler over ``steps`` training steps: self CPU time per step grouped by :func:`_kind`."""
+def _bytes(name: str, shapes: list) -> float:
+    """Bytes an operator moves, from its input shapes: every tensor input read once and an output the size of the
+    first written once (a convolution's backward also writes its input's and weight's gradients). An estimate:
+    caches can save some of it, layout copies add some."""
+    import math
+    tensors = [s for s in shapes if isinstance(s, (list, tuple)) and s and all(isinstance(d, int) for d in s)]
+    read = sum(math.prod(s) for s in tensors)
+    written = math.prod(tensors[0]) if tensors else 0
+    if name == "aten::convolution_backward" and len(tensors) >= 3:
+        written = math.prod(tensors[1]) + math.prod(tensors[2])
+    return 4.0 * (read + written)
+
+
+def profile_rows(step, h8: int, steps: int = 3, top: int = 14, bandwidth: float | None = None) -> list[dict]:
+    """torch.profiler over ``steps`` training steps: self CPU time per step grouped by :func:`_kind`; with
+    ``bandwidth`` (bytes/s), the memory-bound groups' bytes per step and achieved bandwidth."""
     from torch.profiler import ProfilerActivity, profile
     step()
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         for _ in range(steps):
             step()
     groups: dict[str, float] = {}
+    moved: dict[str, float] = {}
     for ev in prof.key_averages(group_by_input_shape=True):
         key = _kind(ev.key, ev.input_shapes, h8)
         groups[key] = groups.get(key, 0.0) + ev.self_cpu_time_total / 1e3 / steps
+        moved[key] = moved.get(key, 0.0) + _bytes(ev.key, ev.input_shapes) * ev.count / steps
     total = sum(groups.values())
-    rows = [{"part": k, "ms per step": round(v, 1), "share %": round(100 * v / total, 1)}
-            for k, v in sorted(groups.items(), key=lambda kv: -kv[1])[:top]]
-    return rows + [{"part": "all (profiled)", "ms per step": round(total, 1), "share %": 100.0}]
+    rows = []
+    for k, v in sorted(groups.items(), key=lambda kv: -kv[1])[:top]:
+        row = {"part": k, "ms per step": round(v, 1), "share %": round(100 * v / total, 1)}
+        if bandwidth:
+            bound = k.startswith(("depthwise", "batch norm", "copies"))
+            gbs = moved[k] / (v / 1e3) / 1e9 if v > 0 else float("nan")
+            row.update({"MB moved": round(moved[k] / 1e6, 1) if bound else "—",
+                        "GB/s": round(gbs, 2) if bound else "—",
+                        "% of bandwidth": round(100 * gbs * 1e9 / bandwidth, 1) if bound else "—"})
+        rows.append(row)
+    last = {"part": "all (profiled)", "ms per step": round(total, 1), "share %": 100.0}
+    if bandwidth:
+        last.update({"MB moved": "—", "GB/s": "—", "% of bandwidth": "—"})
+    return rows + [last]
 
 
 def main(argv=None):
@@ -121,6 +154,9 @@ def main(argv=None):
     p.add_argument("--models", default=",".join(ROWS))
     p.add_argument("--json", default=None)
     p.add_argument("--layers", action="store_true", help="time the dilated depthwise layers alone instead")
+    p.add_argument("--roofline", action="store_true",
+                   help="add FLOPs and achieved FLOP/s against this machine's measured matmul peak (and, with "
+                        "--profile, bytes moved against its copy bandwidth)")
     p.add_argument("--profile", action="store_true",
                    help="profile the first model's training step (default: Lite0 at stride 8, now) instead")
     a = p.parse_args(argv)
@@ -133,6 +169,11 @@ def main(argv=None):
     x = torch.randn(a.batch, 3, h, w)
     y = torch.randint(0, K, (a.batch, h, w))
     rows, base = [], None
+    peak = matmul_flops("cpu", n=2048) if a.roofline else None
+    bandwidth = copy_bandwidth("cpu") if a.roofline else None
+    if a.roofline:
+        print(f"this machine ({torch.get_num_threads()} threads): float32 matmul {peak / 1e9:.1f} GFLOP/s, copy "
+              f"{bandwidth / 1e9:.1f} GB/s (read + write)")
     names = a.models.split(",")
     if a.profile and a.models == p.get_default("models"):
         names = ["lite0_os8"]
@@ -156,7 +197,7 @@ def main(argv=None):
         if a.profile:
             report(f"Where a training step goes: {ROWS[name]}, batch {a.batch}, {h}×{w} (torch.profiler, self CPU "
                    f"time, mean of {a.repeats} steps; the profiler itself adds a little)",
-                   profile_rows(step, h // 8, a.repeats), a.json)
+                   profile_rows(step, h // 8, a.repeats, bandwidth=bandwidth), a.json)
             return
         t_step = median_time(step, a.repeats)
         t_inf = median_time(infer, a.repeats)
@@ -165,6 +206,14 @@ def main(argv=None):
         rows.append({"model": ROWS[name], "params M": round(sum(q.numel() for q in model.parameters()) / 1e6, 2),
                      "train step s": round(t_step, 3), "infer s": round(t_inf, 3),
                      "train × R38w0.125": round(t_step / base[0], 2), "infer × R38w0.125": round(t_inf / base[1], 2)})
+        if a.roofline:
+            def train_forward():
+                model.train()
+                with torch.no_grad():
+                    model(x, return_similarity=True)
+            f_step, f_inf = 3 * count_flops(train_forward), count_flops(infer)
+            rows[-1].update({"train GFLOP": round(f_step / 1e9, 2), "train % of peak": round(100 * f_step / t_step / peak, 1),
+                             "infer GFLOP": round(f_inf / 1e9, 2), "infer % of peak": round(100 * f_inf / t_inf / peak, 1)})
     report(f"RelationNet training step / inference, batch {a.batch}, {h}×{w} (medians of {a.repeats})", rows, a.json)
 
 

@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--num-train", type=int, default=500)
     sc.add_argument("--num-val", type=int, default=100)
     sc.add_argument("--num-coarse", type=int, default=1000, help="coarse-only train_extra images")
-    sc.add_argument("--size", default="256x128", help="WIDTHxHEIGHT")
+    sc.add_argument("--image-size", default="256x128", help="WIDTHxHEIGHT of every image (default 256x128)")
+    sc.add_argument("--size", dest="old_size", default=None, help=argparse.SUPPRESS)   # renamed: --image-size
     sc.add_argument("--seed", type=int, default=0)
     sc.add_argument("--workers", type=int, default=None)
     sc.add_argument("--overwrite", action="store_true", help="replace a set made with other arguments")
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("checkpoint", help="a checkpoint, a run folder, or a run under runs/demo/ by name")
     ex.add_argument("--format", choices=("torchscript", "pt2"), default="torchscript")
     ex.add_argument("--out", default=None, help="the file (default: NAME.pt or NAME.pt2 here)")
-    ex.add_argument("--size", default="256x512", help="HxW of the example input (multiples of 8)")
+    ex.add_argument("--input-size", default="256x512", help="HEIGHTxWIDTH of the example input (multiples of 8)")
 
     db = sub.add_parser("dashboard", help="start the Streamlit dashboard on a folder of runs")
     db.add_argument("--runs", default="runs/demo", help="the folder of runs it shows (default: runs/demo)")
@@ -128,7 +129,9 @@ def cmd_data(args) -> int:
     if args.data_command == "check":
         return _data_check(args)
     from .data import synthcity
-    w, h = synthcity.parse_size(args.size)
+    if args.old_size is not None:
+        raise ValueError("--size is now --image-size WIDTHxHEIGHT (--size means full or ci in demo and study)")
+    w, h = synthcity.parse_size(args.image_size)
     for name in ("num_train", "num_val", "num_coarse"):
         if getattr(args, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be ≥ 0")
@@ -170,10 +173,14 @@ def one_line(e: BaseException) -> str:
 
 def cmd_train(args) -> int:
     from . import config as config_mod
+    from .engine import distributed
     from .engine.train import train
     cfg = config_mod.load(args.config, args.overrides + ([f"device={args.device}"] if args.device else []))
     out = args.out or f"runs/{cfg.name}"
-    results = train(cfg, out, progress=not args.no_progress, init_from=args.init_from)
+    try:
+        results = train(cfg, out, progress=not args.no_progress, init_from=args.init_from)
+    finally:                # under torchrun: leave the process group (NCCL warns of a leak otherwise)
+        distributed.cleanup()
     for stage, rec in results.items():
         if "val_miou" in rec:
             print(f"{stage}: val mIoU {100 * rec['val_miou']:.2f}  mAcc {100 * rec['val_mean_acc']:.2f}")
@@ -285,8 +292,10 @@ def cmd_predict(args) -> int:
     from .engine.checkpoint import load_model
     from .engine.train import resolve_device
     from .inference import predict
+    from .models.fold import fold_batchnorm
     device = resolve_device(args.device)
     model, meta = load_model(args.checkpoint, device)
+    model = fold_batchnorm(model)            # inference only: batch norm folded into the convolutions
     pal = np.array(meta.get("palette"), dtype=np.uint8) if meta.get("palette") else None
     src = Path(args.input)
     if src.is_dir():
@@ -340,7 +349,7 @@ def cmd_predict(args) -> int:
 def cmd_demo(args) -> int:
     import os
 
-    from .engine.demo import run_demo
+    from .experiments.demo import run_demo
     size = args.size or os.environ.get("RELATIONNET_SIZE", "full")
     run_demo(args.out, size=size, root=args.root, device=args.device, app=not args.no_app, port=args.port,
              all_runs=args.all)
@@ -350,7 +359,7 @@ def cmd_demo(args) -> int:
 def cmd_study(args) -> int:
     import os
 
-    from .engine import study
+    from .experiments import readme, study1 as study
     size = args.size or os.environ.get("RELATIONNET_SIZE", "full")
     if args.protocol == 2:
         return _study2(args, size)
@@ -366,7 +375,7 @@ def cmd_study(args) -> int:
         print(f"wrote {args.results}/README.md and results.json")
         if args.readme:
             try:
-                changed = study.update_readme(args.readme, args.results, args.seeds, size)
+                changed = readme.update_readme(args.readme, args.results, args.seeds, size)
             except (OSError, ValueError) as e:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
@@ -408,9 +417,9 @@ def cmd_export(args) -> int:
     from .engine.checkpoint import find_run, load_model
     from .export import export
     try:
-        h, w = (int(v) for v in args.size.lower().split("x"))
+        h, w = (int(v) for v in args.input_size.lower().split("x"))
     except ValueError:
-        raise ValueError(f"--size must be HxW, e.g. 256x512, got {args.size!r}") from None
+        raise ValueError(f"--input-size must be HEIGHTxWIDTH, e.g. 256x512, got {args.input_size!r}") from None
     ckpt = find_run(args.checkpoint)
     model, _ = load_model(ckpt, "cpu")
     default = f"{Path(str(args.checkpoint)).name or 'model'}.{'pt' if args.format == 'torchscript' else 'pt2'}"
@@ -421,7 +430,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_dashboard(args) -> int:
-    from .engine.demo import start_dashboard
+    from .experiments.demo import start_dashboard
     if not Path(args.runs).is_dir():
         raise FileNotFoundError(f"no runs folder {args.runs}; make one with `relationnet demo` or pass --runs DIR")
     start_dashboard(Path(args.runs), args.port)

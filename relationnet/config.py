@@ -26,6 +26,9 @@ from typing import Any
 
 import yaml
 
+from .backbones import BACKBONES
+from .backbones import problems as backbone_problems
+
 NUM_CLASSES = {"synthcity": 19, "cityscapes": 19, "pascal_context": 60}
 
 
@@ -97,7 +100,7 @@ class Config:
 
 
 CHOICES = {"dataset": tuple(NUM_CLASSES), "annotation": ("fine", "coarse", "mixed"), "stage2_annotation": ("coarse", "fine"),
-           "backbone": ("resnet38", "resnet101", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"), "loss": ("ohem", "ce"), "optimizer": ("sgd", "adamw"),
+           "backbone": tuple(BACKBONES), "loss": ("ohem", "ce"), "optimizer": ("sgd", "adamw"),
            "eval_steps": (1, 4, 16, 64), "device": ("auto", "cpu", "cuda")}
 FIELDS = {f.name: f for f in dataclasses.fields(Config)}
 
@@ -166,13 +169,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"invalid value for fine_limit: {cfg.fine_limit!r}")
     if (cfg.lam > 0 or cfg.stage2_lam > 0) and not cfg.similarity:
         raise ConfigError("lam > 0 needs the similarity subnet (similarity=true), or set lam=0")
-    if cfg.backbone.startswith("efficientnet_lite") and cfg.dcn:
-        raise ConfigError(f"dcn=true is not available for {cfg.backbone}; set dcn=false")
-    if cfg.pretrained == "imagenet" and not cfg.backbone.startswith("efficientnet_lite"):
-        raise ConfigError(f"pretrained=imagenet is for the efficientnet_lite* backbones (their weights install with the "
-                          f"package); for {cfg.backbone} give the path of a weights file")
-    if cfg.backbone == "resnet101" and cfg.width != 1.0:
-        raise ConfigError("the resnet101 backbone has no width multiplier; set width=1.0")
+    for problem in backbone_problems(cfg.backbone, cfg.width, cfg.dcn, cfg.pretrained):
+        raise ConfigError(problem)
     return cfg
 
 

@@ -37,7 +37,7 @@ def export(model: torch.nn.Module, path: str | Path, fmt: str = "torchscript", s
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     h, w = size
     if h % 8 or w % 8 or h < 16 or w < 16:
-        raise ValueError(f"--size must be HxW with multiples of 8 of at least 16, got {h}x{w}")
+        raise ValueError(f"--input-size must be HEIGHTxWIDTH with multiples of 8 of at least 16, got {h}x{w}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")       # written and checked under this name: a failed export

@@ -27,9 +27,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .backbones import OUTPUT_STRIDE
 from .ops.upsample import upsample_centered
 
-STRIDE = 8
+STRIDE = OUTPUT_STRIDE
 VALID_STEPS = (1, 4, 16, 64)
 
 

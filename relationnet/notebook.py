@@ -15,14 +15,12 @@ from pathlib import Path
 
 from . import config as config_mod
 from .data import synthcity
-from .engine.demo import demo_runs, evaluate_run, size_overrides
-from .engine.study import format_ci, signed  # noqa: F401 (format_ci: the notebooks write intervals with it)
 from .engine.train import train
-
-#: Extra shrinking of the demo's CI size for notebooks (they train several models each).
-CI_TRAIN = {"epochs": 2, "const_epochs": 1, "iters_per_epoch": 5, "stage_epochs": [2, 1, 1], "eval_every": 2,
-            "val_limit": 24, "workers": 0}
-CI_DATA = synthcity.SynthCityConfig(num_train=100, num_val=24, num_coarse=100)
+from .experiments.demo import demo_runs
+from .experiments.design import CI_DATA, NOTEBOOK_CI
+from .experiments.runs import evaluate_run
+from .experiments.stats import format_ci, signed  # noqa: F401 (format_ci: the notebooks write intervals with it)
+from .paths import project_dir
 
 
 #: Overrides that turn the CPU presets back into the from-scratch ResNet38 width 0.125 (with DCN available),
@@ -35,9 +33,6 @@ def size() -> str:
     if s not in ("ci", "full"):
         raise ValueError(f"RELATIONNET_SIZE must be 'ci' or 'full', got {s!r}")
     return s
-
-
-project_dir = synthcity.project_dir
 
 
 def data_root() -> Path:
@@ -59,7 +54,7 @@ def runs_root() -> Path:
 def _overrides(extra: dict | None = None) -> dict:
     o = {"root": str(data_root())}
     if size() == "ci":
-        o.update(CI_TRAIN)
+        o.update(NOTEBOOK_CI)
     return {**o, **(extra or {})}
 
 
@@ -82,13 +77,13 @@ def train_variant(name: str, preset: str, overrides: dict | None = None, seed: i
     returns its final record, its checkpoint and its config."""
     cfg = config_mod.load(preset, _overrides({**(overrides or {}), "seed": seed, "name": name}))
     out = runs_root() / "variants" / f"{name}_seed{seed}_{config_mod.fingerprint(cfg)[:8]}"   # a new config, a new folder
-    res = train(cfg, out, progress=False, init_from=init_from)
+    res = train(cfg, out, progress=True, init_from=init_from)     # a bar per epoch with its estimate
     key = "stage3" if cfg.alternating else "final"
     return {**res[key], "checkpoint": out / ("stage3" if cfg.alternating else "") / "last", "config": cfg}
 
 
 def evaluate(path: Path, steps=(1, 4)) -> dict:
-    """Cached 1-/4-step evaluation of a checkpoint (see :func:`relationnet.engine.demo.evaluate_run`)."""
+    """Cached 1-/4-step evaluation of a checkpoint (see :func:`relationnet.experiments.runs.evaluate_run`)."""
     from .engine.checkpoint import read_meta
     cfg = config_mod.from_dict(read_meta(path)["config"])
     return evaluate_run(Path(path), cfg, steps=steps, progress=False)
@@ -126,7 +121,7 @@ def study_dir(only: list[str] | None = None) -> Path:
     ``runs/notebooks_ci``, so that CI exercises the very code the full study runs."""
     if size() == "full":
         return project_dir() / "docs" / "study"
-    from .engine import study
+    from .experiments import study1 as study
     results = runs_root() / "study_results"
     study.run_study(runs_root() / "study", results, seeds=2, only=only, size="ci", root=str(data_root()),
                     progress=False)
@@ -137,7 +132,7 @@ def study_table_ii():
     """Table II in miniature (scratch vs ImageNet, with and without the relation module, mean ± sd over seeds) from
     the committed study records, as Markdown for ``display``."""
     from IPython.display import Markdown
-    from .engine import study
+    from .experiments import study1 as study
     records = study.load_records(project_dir() / "docs" / "study", study.SEEDS)
     if not records:
         return Markdown("The study (docs/study) has no records yet: run `relationnet study`.")
@@ -145,9 +140,9 @@ def study_table_ii():
 
 
 def study_claims(results: Path, ids: list[str] | None = None) -> list[dict]:
-    """The study's paired statistics per claim (see :func:`relationnet.engine.study.claim_table`) from the records
+    """The study's paired statistics per claim (see :func:`relationnet.experiments.study1.claim_table`) from the records
     under ``results``; ``ids`` picks claims, in that order."""
-    from .engine import study
+    from .experiments import study1 as study
     seeds = study.SEEDS if size() == "full" else 2
     rows = {r["claim"]: r for r in study.claim_table(study.load_records(Path(results), seeds), seeds, size())}
     return [rows[i] for i in (ids or list(rows))]
@@ -156,7 +151,7 @@ def study_claims(results: Path, ids: list[str] | None = None) -> list[dict]:
 def study_checkpoint(arm: str, seed: int = 0) -> Path | None:
     """The checkpoint an arm of the study evaluated for a seed, when its run folder is on this machine
     (checkpoints are never committed); None otherwise."""
-    from .engine import study
+    from .experiments import study1 as study
     a = {x.id: x for x in study.arms(size())}
     if arm not in a:
         raise KeyError(f"unknown arm {arm!r}; choose one of {sorted(a)}")
@@ -247,4 +242,4 @@ def interact(fn, **controls):
     return handles
 
 
-__all__ = ["interact", "study_result", "study_line", "study_dir", "study_claims", "study_checkpoint", "plot_paired", "size", "data_root", "checkpoint", "train_variant", "evaluate", "size_overrides"]
+__all__ = ["interact", "study_result", "study_line", "study_dir", "study_claims", "study_checkpoint", "plot_paired", "size", "data_root", "checkpoint", "train_variant", "evaluate"]

@@ -163,14 +163,14 @@ def make_jobs(base: Path, data: Path, ckpt: Path) -> dict[str, Job]:
         "synthcity": Job("synthcity", "`relationnet data synthcity` (12/6/8 images)",
                          lambda w: [sys.executable, "-m", "relationnet.cli", "data", "synthcity", "--out",
                                     str(w / "data"), "--num-train", "12", "--num-val", "6", "--num-coarse", "8",
-                                    "--size", "128x64", "--seed", "3"],
+                                    "--image-size", "128x64", "--seed", "3"],
                          lambda w: w / "data"),
         "demo": Job("demo", "`run_demo` at a tiny size (baseline + three alternating stages, evaluation, tables)",
-                    lambda w: py(f"from relationnet.engine.demo import run_demo; run_demo({str(w / 'demo')!r}, "
+                    lambda w: py(f"from relationnet.experiments.demo import run_demo; run_demo({str(w / 'demo')!r}, "
                                  f"size='ci', root={str(data)!r}, app=False, progress=False, extra={DEMO_EXTRA!r})"),
                     lambda w: w / "demo"),
         "study": Job("study", "`run_study` at a tiny size (arms A1, A2, 2 seeds: records, tables, figures)",
-                     lambda w: py(f"from relationnet.engine.study import run_study; run_study({str(w / 'out')!r}, "
+                     lambda w: py(f"from relationnet.experiments.study1 import run_study; run_study({str(w / 'out')!r}, "
                                   f"{str(w / 'results')!r}, seeds=2, only=['A1', 'A2'], size='ci', "
                                   f"root={str(data)!r}, progress=False, extra={STUDY_EXTRA!r})"),
                      lambda w: w),
@@ -274,7 +274,15 @@ def disk_full(base: Path, data: Path, env: dict, reference: dict, log) -> dict:
 def report(jobs: list[Job], full: dict | None, args, wall: float) -> str:
     import platform
     import torch
-    lines = ["# Reliability: the SIGKILL campaign", "",
+    rev = subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "rev-parse", "--short", "HEAD"],
+                         capture_output=True, text=True).stdout.strip() or "?"
+    dirty = subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "status", "--porcelain", "--",
+                            "relationnet", "scripts"], capture_output=True, text=True).stdout.strip()
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    lines = ["## The SIGKILL campaign", "",
+             f"Code: revision {rev}{' with uncommitted changes to relationnet/ or scripts/' if dirty else ''}; "
+             f"load average at the end {load} (1 / 5 / 15 min; above 2 means other work shared the 2 cores and the "
+             "times below are longer than alone).", "",
              "Produced by `python scripts/fault_injection.py` (seed "
              f"{args.seed}, {args.kills} kills per job type, {args.per_chain} per chain). Each job ran once "
              "uninterrupted (the reference); then chains of runs were killed (SIGKILL to the whole process group) at "
@@ -303,6 +311,19 @@ def report(jobs: list[Job], full: dict | None, args, wall: float) -> str:
                   f"- rerunning the command: {full['resume']}",
                   f"- verdict: {'as required' if full['ok'] else 'NOT as required'}"]
     return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- campaign: written by scripts/fault_injection.py; do not edit -->", "<!-- /campaign -->"
+
+
+def write_report(path: Path, text: str) -> None:
+    """Put the campaign's section between the marker lines of ``path`` (the rest of the page is kept); a page
+    without them gets the section appended."""
+    page = path.read_text() if path.is_file() else "# Reliability\n"
+    block = f"{BEGIN}\n{text.rstrip()}\n{END}"
+    i, j = page.find(BEGIN), page.find(END)
+    page = page[:i] + block + page[j + len(END):] if 0 <= i < j else page.rstrip() + "\n\n" + block + "\n"
+    path.write_text(page)
 
 
 def main(argv=None) -> int:
@@ -348,7 +369,7 @@ def main(argv=None) -> int:
         text = report(chosen, full, args, time.perf_counter() - t0)
         print(text)
         if report_path:
-            Path(report_path).write_text(text)
+            write_report(Path(report_path), text)
         bad = any(j.results["failures"] or j.results["identical"] < j.results["chains"] for j in chosen)
         return 1 if bad or (full is not None and not full["ok"]) else 0
     finally:

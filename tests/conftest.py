@@ -43,7 +43,7 @@ TINY_DEMO = {"iters_per_epoch": 2, "epochs": 1, "const_epochs": 1, "stage_epochs
 @pytest.fixture(scope="session")
 def demo_runs(tiny_root, tmp_path_factory):
     """The demo's runs (baseline, alternating stages 1–3) trained for a few steps on the tiny SynthCity."""
-    from relationnet.engine.demo import run_demo
+    from relationnet.experiments.demo import run_demo
     out = tmp_path_factory.mktemp("runs") / "demo"
     run_demo(out, size="ci", root=str(tiny_root), device="cpu", app=False, progress=False, extra=TINY_DEMO)
     return out

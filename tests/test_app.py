@@ -310,7 +310,7 @@ def test_a_folder_of_50000_runs_lists_the_most_recent(demo_runs, tmp_path, monke
 def _fake_study(folder: Path) -> dict:
     """A results.json written by the study's own tabulation from made-up records: A4 (λ = 0.1) is 1 point above A3
     (λ = 0) on every seed, up to ±0.1; the other arms scatter by ±3."""
-    from relationnet.engine import study
+    from relationnet.experiments import study1 as study
     rng = np.random.default_rng(0)
     records = {}
     for s in range(5):

@@ -90,7 +90,7 @@ def test_no_progress_still_logs_each_epoch_and_a_damaged_log_is_survived(tiny_ro
 
 
 def test_synthcity_size_beyond_reason_is_one_line(tmp_path):
-    line = one_line_error(cli("data", "synthcity", "--out", str(tmp_path / "s"), "--size", "100000x100000"))
+    line = one_line_error(cli("data", "synthcity", "--out", str(tmp_path / "s"), "--image-size", "100000x100000"))
     assert "at most 4096x2048" in line and not (tmp_path / "s").exists()
 
 

@@ -10,15 +10,15 @@ from relationnet.cli import main
 def test_data_synthcity_cli(tmp_path, capsys):
     out = tmp_path / "sc"
     args = ["data", "synthcity", "--out", str(out), "--num-train", "4", "--num-val", "2", "--num-coarse", "2",
-            "--size", "64x32", "--workers", "1"]
+            "--image-size", "64x32", "--workers", "1"]
     assert main(args) == 0
     assert "written" in capsys.readouterr().out
     assert len(rn.data.Cityscapes(out, "train")) == 4
     assert main(args) == 0
     assert "already complete" in capsys.readouterr().out
-    assert main(args[:-4] + ["--size", "64x32", "--seed", "5"]) == 2
+    assert main(args[:-4] + ["--image-size", "64x32", "--seed", "5"]) == 2
     assert "other arguments" in capsys.readouterr().err
-    assert main(["data", "synthcity", "--out", str(tmp_path / "x"), "--size", "big"]) == 2
+    assert main(["data", "synthcity", "--out", str(tmp_path / "x"), "--image-size", "big"]) == 2
     assert "WIDTHxHEIGHT" in capsys.readouterr().err
 
 
@@ -66,7 +66,7 @@ def test_main_leaves_the_sigterm_handler_as_it_found_it(capsys):
 
 
 def test_study_tabulate_rewrites_a_readme_passage_and_refuses_one_without_markers(tmp_path, capsys):
-    from relationnet.engine import study
+    from relationnet.experiments import readme as study
     readme = tmp_path / "README.md"
     readme.write_text("# no passage here\n")
     args = ["study", "--tabulate", "--size", "full", "--results", str(tmp_path / "docs"), "--readme", str(readme)]

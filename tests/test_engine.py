@@ -332,7 +332,7 @@ def test_config_differences_ignore_what_does_not_change_a_run():
 
 def test_evaluation_cache_adds_only_missing_steps(tiny_root, tmp_path, monkeypatch):
     """A cached 1-step result is kept and only the 4-step test runs; another checkpoint starts afresh."""
-    from relationnet.engine import demo
+    from relationnet.experiments import runs as demo
     model = rn.models.RelationNet(19, width=0.125, dcn=False)
     cfg = config_mod.load("synthcity_full", tiny_overrides(tiny_root))
     meta = {"model": model.config(), "config": cfg.to_dict(), "palette": rn.data.CITYSCAPES_PALETTE.tolist()}
@@ -446,7 +446,7 @@ def test_a_demo_rerun_reports_the_logged_training_time(demo_runs, tiny_root, tmp
     """A rerun reuses everything and takes seconds; its page still says how long training took (from the logs)."""
     import shutil
     from conftest import TINY_DEMO
-    from relationnet.engine.demo import run_demo
+    from relationnet.experiments.demo import run_demo
     out = tmp_path / "demo"
     shutil.copytree(demo_runs, out)
     logged = sum(json.loads(line)["sec"] for log in out.rglob("metrics.jsonl") for line in log.read_text().splitlines())

@@ -229,3 +229,37 @@ def test_resnet38_refuses_foreign_weights_naming_the_keys(tmp_path):
     save_file(resnet38d_state(0.25), str(tmp_path / "wide.safetensors"))
     with pytest.raises(ValueError, match=r"shape mismatches \(conv1a\.weight: file \(16, 3, 3, 3\) vs model \(8, 3, 3, 3\)"):
         ResNet38(width=0.125, pretrained=tmp_path / "wide.safetensors")
+
+
+def test_the_backbone_registry_is_the_one_rule_for_the_model_and_the_config():
+    """Every setting the registry refuses, the model refuses with a ValueError and the config with a ConfigError,
+    with the same sentence; every setting it accepts, the config accepts."""
+    from relationnet import config as config_mod
+    from relationnet.backbones import BACKBONES, problems
+    refused = 0
+    for name in BACKBONES:
+        for width, dcn, pre in [(1.0, False, None), (0.5, False, None), (1.0, True, None), (1.0, False, "imagenet")]:
+            expect = problems(name, width, dcn, pre)
+            o = {"backbone": name, "width": width, "dcn": dcn, "pretrained": pre}
+            if expect:
+                refused += 1
+                with pytest.raises(config_mod.ConfigError) as e:
+                    config_mod.load(None, o)
+                assert str(e.value) == expect[0]
+                with pytest.raises(ValueError) as e:
+                    rn.models.RelationNet(19, name, width=width, dcn=dcn, pretrained=pre)
+                assert str(e.value) == expect[0]
+            else:
+                assert config_mod.load(None, o).backbone == name
+    # by hand: Lite has no DCN (3), ResNet101 no width (1), ResNet38/101 no shipped ImageNet weights (2)
+    assert refused == 6
+
+
+@pytest.mark.parametrize("name", ["resnet38", "resnet101", "efficientnet_lite0"])
+def test_output_stride_is_what_the_model_measures(name):
+    """model.output_stride, read by the losses and the multi-step test, is the ratio the network really has."""
+    width = 1.0 if name == "resnet101" else 0.125
+    model = rn.models.RelationNet(19, name, width=width, dcn=False).eval()
+    with torch.no_grad():
+        out = model(torch.zeros(1, 3, 96, 128))["logits"]
+    assert (96 // out.shape[-2], 128 // out.shape[-1]) == (model.output_stride, model.output_stride) == (8, 8)

@@ -92,7 +92,7 @@ def test_export_matches_pytorch_and_loads_without_the_package(tmp_path, fmt):
     model = rn.models.RelationNet(19, backbone="resnet38", width=0.125, dcn=False).eval()
     ck.save_checkpoint(tmp_path / "run" / "last", model, {"model": model.config()})
     out = tmp_path / f"m.{fmt}"
-    assert main(["export", str(tmp_path / "run"), "--format", fmt, "--out", str(out), "--size", "64x128"]) == 0
+    assert main(["export", str(tmp_path / "run"), "--format", fmt, "--out", str(out), "--input-size", "64x128"]) == 0
     x = torch.randn(1, 3, 64, 128)
     code = ("import torch, sys; x = torch.load(sys.argv[2], weights_only=True); "
             + ("m = torch.jit.load(sys.argv[1])" if fmt == "torchscript" else "m = torch.export.load(sys.argv[1]).module()")
@@ -105,7 +105,7 @@ def test_export_matches_pytorch_and_loads_without_the_package(tmp_path, fmt):
     with torch.no_grad():
         torch.testing.assert_close(torch.load(tmp_path / "y.pt", weights_only=True), model(x)["logits"],
                                    rtol=1e-5, atol=1e-5)
-    assert main(["export", str(tmp_path / "run"), "--size", "60x128"]) == 2
+    assert main(["export", str(tmp_path / "run"), "--input-size", "60x128"]) == 2
 
 
 def test_a_failed_export_leaves_the_file_that_was_there(tmp_path):

@@ -38,3 +38,12 @@ def test_short_campaign_passes():
                           capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "Failures: none." in proc.stdout and "verdict: as required" in proc.stdout
+
+
+def test_the_report_replaces_only_its_section(tmp_path):
+    page = tmp_path / "reliability.md"
+    page.write_text(f"# Reliability\n\nbad-input table\n\n{fi.BEGIN}\nold campaign\n{fi.END}\n\nafter\n")
+    fi.write_report(page, "## The SIGKILL campaign\n\nnew numbers\n")
+    text = page.read_text()
+    assert "bad-input table" in text and "after" in text and "old campaign" not in text and "new numbers" in text
+    assert text.count(fi.BEGIN) == 1 and text.count(fi.END) == 1

@@ -37,6 +37,9 @@ def test_notebooks_use_the_library_and_check_what_they_rebuild():
     ("multistep.py", ["--size", "32x48", "--repeats", "1"]),
     ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1"]),
     ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1", "--profile"]),
+    ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1", "--models", "r38w0.125",
+                           "--roofline"]),
+    ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1", "--profile", "--roofline"]),
     ("dashboard_view.py", ["--checkpoint", "none", "--repeats", "1"]),
     ("dashboard_interaction.py", ["--runs", "none", "--repeats", "1"]),
 ])
@@ -48,6 +51,8 @@ def test_benchmark_scripts_run_tiny(script, args, tmp_path):
     assert "machine:" in r.stdout and "|---" in r.stdout
     rows = json.loads(out.read_text())["rows"]
     assert rows and all(isinstance(v, (int, float, str)) for row in rows for v in row.values())
+    if "--roofline" in args:                  # the roofline columns: FLOP/s against peak, bytes against bandwidth
+        assert ("% of bandwidth" if "--profile" in args else "train % of peak") in rows[0]
 
 
 def test_backbone_profile_names_the_parts_by_hand_made_shapes():
@@ -115,8 +120,127 @@ def test_study_records_are_committed_not_ignored():
 def test_readme_quotes_the_study_as_its_committed_records_stand():
     """The README's study passage is what `relationnet study --tabulate --readme README.md` writes from the records
     in docs/study/runs: no verdict stronger, no count older than the records."""
-    from relationnet.engine import study
-    block = study.readme_block((REPO / "README.md").read_text(encoding="utf-8"))
+    from relationnet.experiments import readme, study1 as study
+    block = readme.readme_block((REPO / "README.md").read_text(encoding="utf-8"))
     assert block, "README.md lost its study passage markers"
-    want = study.readme_passage(study.load_records(REPO / "docs" / "study", study.SEEDS), study.SEEDS, "full")
+    want = readme.readme_passage(study.load_records(REPO / "docs" / "study", study.SEEDS), study.SEEDS, "full")
     assert block == want, "README's study passage is stale: run relationnet study --tabulate --readme README.md"
+
+
+#: The floors of docs/architecture.md: a module imports only from its floor or below.
+FLOORS = [(6, ("relationnet.cli", "relationnet.notebook", "relationnet.__main__", "app")),
+          (5, ("relationnet.experiments",)),
+          (4, ("relationnet.engine",)),
+          (3, ("relationnet.models", "relationnet.viz")),
+          (2, ("relationnet.losses", "relationnet.inference", "relationnet.data", "relationnet.config")),
+          (1, ("relationnet.ops", "relationnet.backbones", "relationnet.storage", "relationnet.paths",
+               "relationnet.metrics", "relationnet.machine", "relationnet.export"))]
+
+
+def _floor(module: str) -> int:
+    for floor, prefixes in FLOORS:
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return floor
+    raise AssertionError(f"{module} is on no floor of docs/architecture.md: add it there and to FLOORS")
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (anywhere in it, lazy imports included), read from the source."""
+    import ast
+    files = [p for p in (REPO / "relationnet").rglob("*.py")] + list((REPO / "app").rglob("*.py"))
+    names = {}
+    for p in files:
+        rel = p.relative_to(REPO).with_suffix("")
+        parts = list(rel.parts[:-1]) if rel.name == "__init__" else list(rel.parts)
+        names[p] = ".".join(parts)
+    known = set(names.values())
+    graph = {}
+    for p, mod in names.items():
+        if mod == "relationnet":            # the package's lazy front door (rn.load, rn.models, ...)
+            continue
+        pkg = mod.split(".") if p.name == "__init__.py" else mod.split(".")[:-1]
+        out = set()
+        tree = ast.parse(p.read_text())
+        typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and getattr(block.test, "id", getattr(block.test, "attr", "")) == "TYPE_CHECKING"
+                       for stmt in block.body for n in ast.walk(stmt)}      # never imported at run time
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                base = (pkg[:len(pkg) - node.level + 1] if node.level else []) + (node.module.split(".") if node.module else [])
+                subs = [".".join(base + [a.name]) for a in node.names]
+                # `from pkg import module` names the module; `from pkg import name` the package's __init__
+                cands = [s for s in subs if s in known] + ([".".join(base)] if not all(s in known for s in subs) else [])
+            elif isinstance(node, ast.Import):
+                cands = [a.name for a in node.names]
+            else:
+                continue
+            if mod.startswith("app") and not mod.startswith("relationnet"):   # app/ imports its siblings by name
+                cands += ["app." + c for c in cands]
+            for c in cands:
+                while c and c not in known:
+                    c = c.rpartition(".")[0]
+                if c and c != mod and c != "relationnet" and c != "app":
+                    out.add(c)
+        graph[mod] = out
+    return graph
+
+
+def test_imports_run_down_the_floors_without_circles():
+    graph = _import_graph()
+    up = [f"{a} (floor {_floor(a)}) imports {b} (floor {_floor(b)})" for a, bs in graph.items() for b in bs
+          if _floor(b) > _floor(a)]
+    assert not up, up
+    # a circle: a module that reaches itself
+    for start in graph:
+        seen, stack = set(), list(graph[start])
+        while stack:
+            m = stack.pop()
+            assert m != start, f"{start} imports itself through a circle"
+            if m not in seen:
+                seen.add(m)
+                stack.extend(graph.get(m, ()))
+
+
+def test_the_import_check_sees_an_arrow_up():
+    """The floors test is not vacuous: the graph has the arrows it should (by hand) and none that it should not."""
+    graph = _import_graph()
+    assert "relationnet.engine.train" in graph["relationnet.experiments.runs"]
+    assert "relationnet.experiments.study1" in graph["relationnet.cli"]          # a lazy import, inside cmd_study
+    assert "relationnet.backbones" in graph["relationnet.config"]
+    assert not any(m.startswith("relationnet.engine") for m in graph["relationnet.data.synthcity"])
+
+
+def test_no_module_is_over_500_lines():
+    long = {str(p.relative_to(REPO)): n for p in [*(REPO / "relationnet").rglob("*.py"), *(REPO / "app").rglob("*.py")]
+            if (n := len(p.read_text().splitlines())) > 500}
+    assert not long, long
+
+
+def test_gpu_check_lists_its_checks_on_the_cpu_and_each_would_start():
+    """scripts/gpu_check.py on a machine without CUDA lists every check and exits 0; each check's files exist and
+    each relationnet command in it parses with the CLI's own parser; all fit in 8 minutes."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("gpu_check", REPO / "scripts" / "gpu_check.py")
+    gc = importlib.util.module_from_spec(spec)
+    sys.modules["gpu_check"] = gc                      # its dataclass looks its module up there
+    spec.loader.exec_module(gc)
+    r = subprocess.run([sys.executable, "scripts/gpu_check.py", "--list"], cwd=REPO, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    cs = gc.checks("/tmp/x")
+    assert {c.name for c in cs} >= {"cuda-tests", "amp-step", "model-speed", "multistep", "ddp-2", "study-arm"}
+    for c in cs:
+        assert c.name in r.stdout
+        for arg in c.cmd:
+            if arg.endswith(".py"):
+                assert (REPO / arg).is_file(), arg
+        if "relationnet" in c.cmd:
+            from relationnet.cli import build_parser
+            argv = list(c.cmd[c.cmd.index("relationnet") + 1:])
+            ns = build_parser().parse_args(argv)       # raises SystemExit on a flag the CLI does not have
+            if ns.command == "train":                  # and the overrides make a valid config
+                from relationnet import config as config_mod
+                config_mod.load(ns.config, ns.overrides)
+    assert sum(c.limit_s for c in cs) <= 8 * 60

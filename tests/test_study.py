@@ -9,32 +9,32 @@ import pytest
 from conftest import tiny_overrides
 from scipy import stats
 
-from relationnet.engine import study
+from relationnet.experiments import readme, stats as rs, study1 as study
 
 
 def test_paired_ci_matches_a_hand_worked_case_and_scipy():
-    ci = study.paired_ci([1.0, 2.0, 3.0])
+    ci = rs.paired_ci([1.0, 2.0, 3.0])
     # mean 2, sd 1, t(0.975, 2) = 4.3027: half-width 4.3027 / sqrt(3) = 2.4842
     assert ci["mean"] == pytest.approx(2.0) and ci["sd"] == pytest.approx(1.0)
     assert ci["lo"] == pytest.approx(2 - 2.48414, abs=1e-4) and ci["hi"] == pytest.approx(2 + 2.48414, abs=1e-4)
     a = [41.2, 39.8, 40.5, 42.1, 40.0]
     b = [40.1, 39.9, 39.2, 41.0, 39.6]
     ref = stats.ttest_rel(a, b).confidence_interval(0.95)
-    got = study.paired_ci([x - y for x, y in zip(a, b)])
+    got = rs.paired_ci([x - y for x, y in zip(a, b)])
     assert got["lo"] == pytest.approx(ref.low) and got["hi"] == pytest.approx(ref.high)
     # the smallest detectable effect at n = 5: (t.975 + t.80, 4 df) · sd / sqrt(5) = 1.663 · sd
     assert got["mde"] / got["sd"] == pytest.approx((stats.t.ppf(0.975, 4) + stats.t.ppf(0.8, 4)) / math.sqrt(5))
 
 
 def test_verdict_rule():
-    assert study.verdict(study.paired_ci([1.0, 1.2, 0.9, 1.1, 1.0])) == "reproduced"
-    assert study.verdict(study.paired_ci([-1.0, -1.2, -0.9, -1.1, -1.0])) == "contradicted"
-    assert study.verdict(study.paired_ci([1.0, -1.2, 0.9, -1.1, 0.1])) == "inconclusive"
-    assert study.verdict(study.paired_ci([-1.0, -1.2, -0.9, -1.1, -1.0]), direction=-1) == "reproduced"
-    assert study.verdict(study.paired_ci([0.5])).startswith("pending (1 of 5")
+    assert rs.verdict(rs.paired_ci([1.0, 1.2, 0.9, 1.1, 1.0])) == "reproduced"
+    assert rs.verdict(rs.paired_ci([-1.0, -1.2, -0.9, -1.1, -1.0])) == "contradicted"
+    assert rs.verdict(rs.paired_ci([1.0, -1.2, 0.9, -1.1, 0.1])) == "inconclusive"
+    assert rs.verdict(rs.paired_ci([-1.0, -1.2, -0.9, -1.1, -1.0]), direction=-1) == "reproduced"
+    assert rs.verdict(rs.paired_ci([0.5])).startswith("pending (1 of 5")
     # an interval that already excludes 0 is still no verdict before all five seeds (METHOD.md: n = 5, 4 df)
-    assert study.verdict(study.paired_ci([1.0, 1.2, 0.9, 1.1])) == "pending (4 of 5 seeds)"
-    assert study.verdict(study.paired_ci([1.0, 1.02]), seeds_planned=2) == "reproduced"     # the CI-size study
+    assert rs.verdict(rs.paired_ci([1.0, 1.2, 0.9, 1.1])) == "pending (4 of 5 seeds)"
+    assert rs.verdict(rs.paired_ci([1.0, 1.02]), seeds_planned=2) == "reproduced"     # the CI-size study
 
 
 def test_claims_name_existing_arms_and_metrics():
@@ -79,7 +79,7 @@ def test_study_end_to_end_tiny(tiny_root, tmp_path, monkeypatch, capsys):
     assert (results / "lambda.png").is_file() and (results / "multistep.png").is_file()
 
     # a rerun trains nothing: every record is there with its fingerprint
-    import relationnet.engine.demo as demo
+    import relationnet.experiments.runs as demo
     def no_training(*a, **k):
         raise AssertionError("a finished run was trained again")
     monkeypatch.setattr(demo, "train", no_training)
@@ -108,8 +108,8 @@ def test_claim_rows_name_the_seeds_they_pair():
     assert row["verdict"] == "pending (2 of 5 seeds)" and row["lo"] < row["hi"]      # interim interval, no verdict
     # one arm over its seeds, in seed order, in % (records arrive in any order)
     shuffled = dict(reversed(list(records.items())))
-    assert study.arm_values(shuffled, "A3") == pytest.approx([30.0, 31.0, 33.0])
-    assert study.arm_values(shuffled, "C1") == []
+    assert rs.arm_values(shuffled, "A3") == pytest.approx([30.0, 31.0, 33.0])
+    assert rs.arm_values(shuffled, "C1") == []
 
 
 
@@ -135,10 +135,10 @@ def test_arm_summary_and_table_ii_match_a_hand_computation():
         return {"metrics": {"step1": {"miou": miou / 100, "mean_acc": macc / 100}}}
     vals = {"A2": [33.0, 35.0, 34.0], "A3": [36.0, 35.5], "B1": [6.0], "B2": []}
     records = {(a, s): rec(v, v + 7) for a, vs in vals.items() for s, v in enumerate(vs)}
-    s = study.arm_summary(records, "A2")
+    s = rs.arm_summary(records, "A2")
     assert s["n"] == 3 and s["mean"] == pytest.approx(34.0) and s["sd"] == pytest.approx(np.std([33, 35, 34], ddof=1))
-    assert study.arm_summary(records, "B1")["n"] == 1 and np.isnan(study.arm_summary(records, "B1")["sd"])
-    assert study.arm_summary(records, "B2")["n"] == 0
+    assert rs.arm_summary(records, "B1")["n"] == 1 and np.isnan(rs.arm_summary(records, "B1")["sd"])
+    assert rs.arm_summary(records, "B2")["n"] == 0
     rows = {(r["init"], r["model"]): r for r in study.table_ii(records)}
     assert rows[("ImageNet", "+ Relation")]["arm"] == "A3"
     assert rows[("ImageNet", "+ Relation")]["step1.mean_acc"]["mean"] == pytest.approx(42.75)
@@ -208,7 +208,7 @@ def test_readme_passage_groups_claims_by_the_verdict_rule_and_rewrites_only_its_
             p = study.record_path(tmp_path / "docs", arm, s)
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(json.dumps({"arm": arm, "seed": s, "metrics": {"step1": {"miou": (a1[s] + d[s]) / 100}}}))
-    text = study.readme_passage(study.load_records(tmp_path / "docs", 5))
+    text = readme.readme_passage(study.load_records(tmp_path / "docs", 5))
     assert text.startswith("**Verdicts so far:** 15 of 61 planned runs have landed (seed 0: 3 of 13; seed 1: 3 of 12;")
     lines = text.splitlines()
     assert "- *reproduced*: T1-OHEM (OHEM beats cross-entropy)." in lines
@@ -218,26 +218,26 @@ def test_readme_passage_groups_claims_by_the_verdict_rule_and_rewrites_only_its_
     assert "T1-OHEM" not in pending and "T1-Rel," not in pending and "T2-Init" in pending
     assert any(line.startswith("- *cut by the budget*: Alt-NoSCLcoarse") and "D4 on 1 seed," in line for line in lines)
 
-    readme = tmp_path / "README.md"
-    readme.write_text("# x\nbefore\n")
+    readme_file = tmp_path / "README.md"
+    readme_file.write_text("# x\nbefore\n")
     with pytest.raises(ValueError, match="no study passage"):
-        study.update_readme(readme, tmp_path / "docs")
-    readme.write_text(f"# x\nbefore\n{study.README_BEGIN}\nold words\n{study.README_END}\nafter\n")
-    assert study.update_readme(readme, tmp_path / "docs") is True
-    new = readme.read_text()
-    assert new.startswith("# x\nbefore\n") and new.endswith(f"{study.README_END}\nafter\n") and "old words" not in new
-    assert study.readme_block(new) == text
-    assert study.update_readme(readme, tmp_path / "docs") is False                     # nothing to change twice
+        readme.update_readme(readme_file, tmp_path / "docs")
+    readme_file.write_text(f"# x\nbefore\n{readme.README_BEGIN}\nold words\n{readme.README_END}\nafter\n")
+    assert readme.update_readme(readme_file, tmp_path / "docs") is True
+    new = readme_file.read_text()
+    assert new.startswith("# x\nbefore\n") and new.endswith(f"{readme.README_END}\nafter\n") and "old words" not in new
+    assert readme.readme_block(new) == text
+    assert readme.update_readme(readme_file, tmp_path / "docs") is False                     # nothing to change twice
 
 
 def test_a_bound_that_only_just_excludes_zero_shows_its_sign():
-    assert study.signed(0.00025, 2) == "+0.0003" and study.signed(-0.004, 2) == "-0.004"
-    assert study.signed(0.83, 2) == "+0.83" and study.signed(0.0, 2) == "+0.00" and study.signed(-1.666, 2) == "-1.67"
-    assert study.signed(float("nan"), 2) == "+nan"
+    assert rs.signed(0.00025, 2) == "+0.0003" and rs.signed(-0.004, 2) == "-0.004"
+    assert rs.signed(0.83, 2) == "+0.83" and rs.signed(0.0, 2) == "+0.00" and rs.signed(-1.666, 2) == "-1.67"
+    assert rs.signed(float("nan"), 2) == "+nan"
 
 
 def test_a_claims_interval_is_written_one_way():
     row = {"n": 5, "mean": 0.8328, "lo": 0.00025, "hi": 1.6654}
-    assert study.format_ci(row) == "+0.83 [+0.0003, +1.67]"
-    assert study.format_ci(row, 1) == "+0.8 [+0.0003, +1.7]"
-    assert study.format_ci({"n": 1, "mean": -0.12}) == "-0.12 (1 seed)" and study.format_ci({"n": 0}) == "—"
+    assert rs.format_ci(row) == "+0.83 [+0.0003, +1.67]"
+    assert rs.format_ci(row, 1) == "+0.8 [+0.0003, +1.7]"
+    assert rs.format_ci({"n": 1, "mean": -0.12}) == "-0.12 (1 seed)" and rs.format_ci({"n": 0}) == "—"

@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from relationnet import config as config_mod
-from relationnet.engine import study as s1
+from relationnet.experiments import study1 as s1
 from relationnet.experiments import study2
 
 from conftest import tiny_overrides
@@ -110,7 +110,7 @@ def test_study2_end_to_end_tiny_and_bad_records(tiny_root, tmp_path, monkeypatch
     assert "| T1-SCL: SCL (λ = 0.1) helps on top of the relation module |" in text
 
     # bad records: each is named, left byte for byte as it was, and its run is not repeated
-    import relationnet.engine.demo as demo
+    import relationnet.experiments.runs as demo
 
     def no_training(*a, **k):
         raise AssertionError("a run was trained again")
@@ -183,3 +183,18 @@ def test_commit_record_commits_that_file_only(tmp_path, monkeypatch):
     assert run("log", "--format=%s").stdout.strip() == "Study 2: landed seed100/S3.json"
     assert run("show", "--name-only", "--format=").stdout.split() == ["docs/runs/S3.json"]
     assert "other.txt" in run("status", "--porcelain").stdout
+
+
+def test_committed_study2_records_keep_their_fingerprints_and_configs():
+    """Records made by earlier revisions of the code (before the redesign into relationnet.experiments) are still
+    what the current code would run: same fingerprint and the same full configuration, arm by arm."""
+    committed = s1.Path(__file__).resolve().parents[1] / "docs" / "study" / "study2"
+    by_id = {a.id: a for a in study2.arms("full")}
+    n = 0
+    for p in sorted(committed.glob("runs/seed*/*.json")):
+        rec = json.loads(p.read_text())
+        cfg = study2.arm_config(by_id[rec["arm"]], rec["seed"], "full", root="x")
+        assert rec["fingerprint"] == config_mod.fingerprint(cfg), p
+        assert rec["config"] == {k: v for k, v in cfg.to_dict().items() if k != "root"}, p
+        n += 1
+    assert n >= 8

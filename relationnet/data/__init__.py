@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from . import synthcity
 from ._io import DatasetError, read_label, read_rgb
@@ -55,15 +55,26 @@ def _worker_sigterm(signum, frame):
 
 
 def build_loader(dataset: Dataset, batch_size: int, shuffle: bool = False, seed: int = 0, epoch: int = 0,
-                 workers: int = 2, drop_last: bool | None = None, pin_memory: bool | None = None) -> DataLoader:
-    """A ``DataLoader`` whose order and augmentation depend only on ``(seed, epoch)``, not on ``workers``'s timing."""
+                 workers: int = 2, drop_last: bool | None = None, pin_memory: bool | None = None, rank: int = 0,
+                 world_size: int = 1) -> DataLoader:
+    """The one loader recipe, the trainer's: its order and augmentation depend only on ``(seed, epoch, rank)``, not
+    on ``workers`` or their timing.
+
+    A ``DistributedSampler`` over ``world_size`` processes (one process: every index, shuffled by ``(seed, epoch)``
+    when ``shuffle``), and the workers' seeds drawn from a generator seeded with ``seed + epoch + 1 + 7919·rank``.
+    ``batch_size`` is per process; ``drop_last`` defaults to dropping a last partial batch when shuffling a set of
+    at least one global batch."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
-    g = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, num_workers=workers, generator=g,
-                      worker_init_fn=init_worker, drop_last=shuffle if drop_last is None else drop_last,
-                      pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory,
-                      persistent_workers=False)
+    if drop_last is None:
+        drop_last = shuffle and len(dataset) >= batch_size * world_size
+    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed,
+                                 drop_last=drop_last)
+    sampler.set_epoch(epoch)
+    g = torch.Generator().manual_seed(seed + epoch + 1 + 7919 * rank)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                      worker_init_fn=init_worker, generator=g,
+                      pin_memory=torch.cuda.is_available() if pin_memory is None else pin_memory, drop_last=drop_last)
 
 
 def dataset_loader(name: str, root: str | Path, split: str = "train", batch_size: int = 8, annotation: str = "fine",

@@ -59,8 +59,9 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def cleanup(info: DistInfo) -> None:
-    if info.enabled and dist.is_initialized():
+def cleanup() -> None:
+    """Leave the process group, if this process joined one (the CLI's train command does, at its end)."""
+    if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
 
 

@@ -30,12 +30,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, DistributedSampler, Subset
+from torch.utils.data import ConcatDataset, Subset
 from tqdm.auto import tqdm
 
 from .. import config as config_mod
 from ..config import Config
-from ..data import build_dataset, class_names, eval_transform, palette, init_worker, train_transform
+from ..data import build_dataset, build_loader, class_names, eval_transform, palette, train_transform
 from ..data import synthcity
 from ..losses import relationnet_loss
 from ..models import RelationNet
@@ -209,162 +209,229 @@ def _tensorboard(sdir: Path):
         return None
 
 
-def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, progress: bool,
-                dist_info: distributed.DistInfo) -> dict:
+@dataclass
+class _Run:
+    """One stage's training state, passed between the steps of :func:`train_stage`."""
+    cfg: Config
+    st: Stage
+    sdir: Path
+    device: torch.device
+    dist_info: distributed.DistInfo
+    progress: bool
+    stage_seed: int
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    start_epoch: int = 0
+    best: float = -1.0
+    step: int = 0
+    net: torch.nn.Module | None = None
+
+    @property
+    def main(self) -> bool:
+        return self.dist_info.is_main
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.sdir / "metrics.jsonl"
+
+
+def stage_device(cfg: Config, dist_info: distributed.DistInfo) -> torch.device:
+    """The device of this process: ``cfg.device``, the local GPU under DDP."""
     device = resolve_device(cfg.device)
     if dist_info.enabled and device.type == "cuda":
         device = torch.device("cuda", dist_info.local_rank)
+    return device
+
+
+def _build(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, progress: bool,
+           dist_info: distributed.DistInfo) -> _Run:
+    """Seed the stage, build the model (ImageNet or scratch; weights from ``init_from`` come later) and optimizer."""
+    device = stage_device(cfg, dist_info)
     sdir.mkdir(parents=True, exist_ok=True)
-    root = dataset_root(cfg, progress and dist_info.is_main)
     stage_seed = cfg.seed * 1000 + st.index * 100
     seed_all(stage_seed)
     model = RelationNet(**cfg.model_kwargs(), pretrained=None if init_from else cfg.pretrained).to(device)
     if cfg.sync_bn and dist_info.enabled:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    optimizer = build_optimizer(cfg, model)
-    last, metrics_path = sdir / "last", sdir / "metrics.jsonl"
-    start_epoch, best, step = 0, -1.0, 0
-    if dist_info.is_main:              # a kill inside a save: finish or drop it before reading (this process holds the lock)
-        for done in finish_interrupted_saves(sdir, ("last", "best")):
-            tqdm.write(f"{sdir}: {done} (left by an interrupted run)", file=sys.stderr)
-    distributed.barrier(dist_info)
-    if (sdir / "last.json").is_file():
+    return _Run(cfg, st, sdir, device, dist_info, progress, stage_seed, model, build_optimizer(cfg, model))
+
+
+def _resume_or_start(r: _Run, init_from: Path | None) -> dict | None:
+    """Continue from the folder's ``last`` checkpoint (same config only), or start (from ``init_from``'s weights);
+    a stage that has already finished returns its result."""
+    if r.main:              # a kill inside a save: finish or drop it before reading (this process holds the lock)
+        for done in finish_interrupted_saves(r.sdir, ("last", "best")):
+            tqdm.write(f"{r.sdir}: {done} (left by an interrupted run)", file=sys.stderr)
+    distributed.barrier(r.dist_info)
+    last = r.sdir / "last"
+    if (r.sdir / "last.json").is_file():
         old_cfg = read_meta(last).get("config") or {}
-        changed = config_mod.differences(old_cfg, cfg) if old_cfg else []
+        changed = config_mod.differences(old_cfg, r.cfg) if old_cfg else []
         if changed:
             raise config_mod.ConfigError(
-                f"{sdir} holds a run of another configuration (differs in {', '.join(changed)}); rerun it with the "
+                f"{r.sdir} holds a run of another configuration (differs in {', '.join(changed)}); rerun it with the "
                 f"same configuration to resume, or train into another folder (--out), or delete it")
-        meta = restore(last, model, optimizer)
-        start_epoch, best, step = meta["epoch"], meta.get("best_miou", -1.0), meta["step"]
-        if dist_info.is_main:          # drop log lines of epochs after the checkpoint, and lines that cannot be read
-            rows, bad = read_log(metrics_path)
+        meta = restore(last, r.model, r.optimizer)
+        r.start_epoch, r.best, r.step = meta["epoch"], meta.get("best_miou", -1.0), meta["step"]
+        if r.main:          # drop log lines of epochs after the checkpoint, and lines that cannot be read
+            rows, bad = read_log(r.metrics_path)
             for b in bad:
                 tqdm.write(f"resume: {b}", file=sys.stderr)
-            _write_jsonl(metrics_path, [r for r in rows if r["epoch"] <= start_epoch])
-        if start_epoch >= st.epochs:
-            return json.loads((sdir / "results.json").read_text()) if (sdir / "results.json").is_file() else meta
+            _write_jsonl(r.metrics_path, [x for x in rows if x["epoch"] <= r.start_epoch])
+        if r.start_epoch >= r.st.epochs:
+            results = r.sdir / "results.json"
+            return json.loads(results.read_text()) if results.is_file() else meta
     else:
         if init_from is not None:
-            restore(init_from, model, rng=False)
-        if dist_info.is_main:
-            metrics_path.unlink(missing_ok=True)
-    if dist_info.is_main:
-        config_mod.save(cfg, sdir / "config.yaml")
-    net = model
-    if dist_info.enabled:
+            restore(init_from, r.model, rng=False)
+        if r.main:
+            r.metrics_path.unlink(missing_ok=True)
+    if r.main:
+        config_mod.save(r.cfg, r.sdir / "config.yaml")
+    return None
+
+
+def _wrap(r: _Run) -> torch.nn.Module:
+    """The module the steps run: DDP around the model across processes, ``torch.compile`` when asked."""
+    cfg, net = r.cfg, r.model
+    if r.dist_info.enabled:
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=cfg.similarity and (st.lam == 0 or bool(cfg.coarse_epochs and cfg.stage2_lam == 0)))
+            net, device_ids=[r.device.index] if r.device.type == "cuda" else None,
+            find_unused_parameters=cfg.similarity and (r.st.lam == 0
+                                                       or bool(cfg.coarse_epochs and cfg.stage2_lam == 0)))
     if cfg.compile:
         net = torch.compile(net)
+    return net
+
+
+def _train_epoch(r: _Run, loader, n_iter: int, epoch: int, lam: float, scaler, counts, label: str) -> dict:
+    """One epoch of steps (schedule, forward, OHEM + λ·SCL, backward, clip, step): the epoch's log line without
+    its evaluation and times."""
+    cfg, st, device, net, optimizer = r.cfg, r.st, r.device, r.net, r.optimizer
+    const = stage_const_epochs(st.epochs, cfg.epochs, cfg.const_epochs)
+    use_amp = scaler.is_enabled()
+    net.train()
+    if cfg.freeze_bn:
+        _freeze_bn(net)
+    sums = {"total": 0.0, "ohem": 0.0, "scl": 0.0}
+    mech_counts, mech_grads = torch.zeros(6, dtype=torch.float64), {}
+    t0, seen, lr = time.perf_counter(), 0, cfg.lr
+    bar = tqdm(total=n_iter, desc=f"{label} epoch {epoch + 1}/{st.epochs}", leave=False,
+               disable=not (r.progress and r.main))
+    for it, batch in enumerate(loader):
+        if it >= n_iter:
+            break
+        lr = lr_at(epoch + it / n_iter, st.epochs, const, cfg.lr, cfg.lr_final)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        images = batch["image"].to(device, non_blocking=True)
+        labels = batch["label"].to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            out = net(images, return_similarity=lam > 0)
+        total, parts = relationnet_loss({k: v.float() for k, v in out.items()}, labels, lam=lam,
+                                        thresh=cfg.ohem_thresh if cfg.loss == "ohem" else None,
+                                        min_kept=cfg.min_kept, counts=counts)
+        if lam > 0 and "similarity" in out and not r.dist_info.enabled:     # what SCL does (engine.mechanism)
+            with torch.no_grad():
+                mech_counts += mechanism.pair_counts(out["similarity"].detach().float(), labels)
+            if it == n_iter - 1:
+                mech_grads = mechanism.gradient_split(out, labels, lam, cfg.ohem_thresh if cfg.loss == "ohem"
+                                                      else None, cfg.min_kept)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(total).backward()
+        if cfg.grad_clip > 0:
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(r.model.parameters(), cfg.grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+        r.step += 1
+        seen += images.shape[0] * r.dist_info.world_size
+        for k in sums:
+            sums[k] += parts[k]
+        bar.set_postfix(loss=f"{parts['total']:.3f}", scl=f"{parts['scl']:.3f}",
+                        img_s=f"{seen / (time.perf_counter() - t0):.1f}")
+        bar.update()
+    bar.close()
+    n_done = max(1, min(n_iter, len(loader)))
+    rec = {"stage": st.name, "epoch": epoch + 1, "step": r.step, "lr": lr,
+           **{f"loss_{k}": v / n_done for k, v in sums.items()}}
+    if mech_counts[1] + mech_counts[3] > 0:
+        rec["_mechanism"] = {**mechanism.summarise_counts(mech_counts), **mech_grads}
+    return rec
+
+
+def _save_epoch(r: _Run, rec: dict, writer) -> None:
+    """The main process's end of an epoch: ``best`` when validation improved, the log line, ``last``."""
+    cfg, st = r.cfg, r.st
+    meta = {"model": cfg.model_kwargs(), "config": cfg.to_dict(), "stage": st.name, "lam": st.lam,
+            "annotation": st.annotation, "epoch": rec["epoch"], "step": r.step, "dataset": cfg.dataset,
+            "classes": list(class_names(cfg.dataset)), "palette": palette(cfg.dataset).tolist(),
+            "metrics": {k: v for k, v in rec.items() if k.startswith("val_")}}
+    if "val_miou" in rec and rec["val_miou"] > r.best:
+        r.best = rec["val_miou"]
+        save_checkpoint(r.sdir / "best", r.model, {**meta, "best_miou": r.best})
+    with open(r.metrics_path, "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    if writer is not None:
+        for k, v in rec.items():
+            if isinstance(v, float):
+                writer.add_scalar(k, v, r.step)
+    save_checkpoint(r.sdir / "last", r.model, {**meta, "best_miou": r.best}, r.optimizer)
+
+
+def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, progress: bool,
+                dist_info: distributed.DistInfo) -> dict:
+    """Train one stage into ``sdir`` (resuming when it holds a run of the same config); returns its last record."""
+    root = dataset_root(cfg, progress and dist_info.is_main)
+    r = _build(cfg, st, sdir, init_from, progress, dist_info)
+    done = _resume_or_start(r, init_from)
+    if done is not None:
+        return done
+    r.net = _wrap(r)
     if cfg.batch_size % dist_info.world_size:
         raise config_mod.ConfigError(f"batch_size {cfg.batch_size} must divide among {dist_info.world_size} processes")
     per_rank = cfg.batch_size // dist_info.world_size
     transform = train_transform(tuple(cfg.crop), tuple(cfg.scale), cfg.flip)
     tsets = {a: train_set(cfg, root, a, transform) for a in {epoch_data(cfg, st, e)[0] for e in range(st.epochs)}}
     vset = val_set(cfg, root)
-    samplers = {a: DistributedSampler(t, num_replicas=dist_info.world_size, rank=dist_info.rank, shuffle=True,
-                                      seed=stage_seed, drop_last=len(t) >= cfg.batch_size) for a, t in tsets.items()}
-    use_amp = cfg.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
-    const = stage_const_epochs(st.epochs, cfg.epochs, cfg.const_epochs)
-    writer = _tensorboard(sdir) if dist_info.is_main else None
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp and r.device.type == "cuda")
+    writer = _tensorboard(sdir) if r.main else None
     label = f"{st.name or cfg.name}"
     counts = distributed.CountReducer(dist_info) if dist_info.enabled else None
     result: dict = {}
     epoch_secs: list[float] = []
-    for epoch in range(start_epoch, st.epochs):
+    for epoch in range(r.start_epoch, st.epochs):
         annotation, lam = epoch_data(cfg, st, epoch)
-        tset, sampler = tsets[annotation], samplers[annotation]
-        seed_all(stage_seed + epoch + 1)
-        sampler.set_epoch(epoch)
-        g = torch.Generator().manual_seed(stage_seed + epoch + 1 + 7919 * dist_info.rank)
-        loader = DataLoader(tset, batch_size=per_rank, sampler=sampler, num_workers=cfg.workers,
-                            worker_init_fn=init_worker, generator=g, pin_memory=device.type == "cuda",
-                            drop_last=len(tset) >= cfg.batch_size)
+        tset = tsets[annotation]
+        seed_all(r.stage_seed + epoch + 1)
+        loader = build_loader(tset, per_rank, shuffle=True, seed=r.stage_seed, epoch=epoch, workers=cfg.workers,
+                              drop_last=len(tset) >= cfg.batch_size, pin_memory=r.device.type == "cuda",
+                              rank=dist_info.rank, world_size=dist_info.world_size)
         n_iter = len(loader) if not cfg.iters_per_epoch else min(len(loader), cfg.iters_per_epoch)
-        net.train()
-        if cfg.freeze_bn:
-            _freeze_bn(net)
-        sums = {"total": 0.0, "ohem": 0.0, "scl": 0.0}
-        mech_counts, mech_grads = torch.zeros(6, dtype=torch.float64), {}
-        t0, c0, seen = time.perf_counter(), cpu_seconds(), 0
-        bar = tqdm(total=n_iter, desc=f"{label} epoch {epoch + 1}/{st.epochs}", leave=False,
-                   disable=not (progress and dist_info.is_main))
-        for it, batch in enumerate(loader):
-            if it >= n_iter:
-                break
-            lr = lr_at(epoch + it / n_iter, st.epochs, const, cfg.lr, cfg.lr_final)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            images = batch["image"].to(device, non_blocking=True)
-            labels = batch["label"].to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
-                out = net(images, return_similarity=lam > 0)
-            total, parts = relationnet_loss({k: v.float() for k, v in out.items()}, labels, lam=lam,
-                                            thresh=cfg.ohem_thresh if cfg.loss == "ohem" else None,
-                                            min_kept=cfg.min_kept, counts=counts)
-            if lam > 0 and "similarity" in out and not dist_info.enabled:     # what SCL does (engine.mechanism)
-                with torch.no_grad():
-                    mech_counts += mechanism.pair_counts(out["similarity"].detach().float(), labels)
-                if it == n_iter - 1:
-                    mech_grads = mechanism.gradient_split(out, labels, lam, cfg.ohem_thresh if cfg.loss == "ohem"
-                                                          else None, cfg.min_kept)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(total).backward()
-            if cfg.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            step += 1
-            seen += images.shape[0] * dist_info.world_size
-            for k in sums:
-                sums[k] += parts[k]
-            bar.set_postfix(loss=f"{parts['total']:.3f}", scl=f"{parts['scl']:.3f}",
-                            img_s=f"{seen / (time.perf_counter() - t0):.1f}")
-            bar.update()
-        bar.close()
-        n_done = max(1, min(n_iter, len(loader)))
-        rec = {"stage": st.name, "epoch": epoch + 1, "step": step, "lr": lr,
-               **{f"loss_{k}": v / n_done for k, v in sums.items()}}
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        rec = _train_epoch(r, loader, n_iter, epoch, lam, scaler, counts, label)
+        mech = rec.pop("_mechanism", None)
         if annotation != st.annotation:
             rec["annotation"] = annotation
-        if mech_counts[1] + mech_counts[3] > 0:
-            rec.update({**mechanism.summarise_counts(mech_counts), **mech_grads})
-        last_epoch = epoch + 1 == st.epochs
-        if (epoch + 1) % cfg.eval_every == 0 or last_epoch:
-            ev = evaluate(model, vset, cfg.num_classes, steps=1, device=device, limit=cfg.val_limit,
-                          progress=progress and dist_info.is_main, dist_info=dist_info)
+        if mech:
+            rec.update(mech)
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == st.epochs:
+            ev = evaluate(r.model, vset, cfg.num_classes, steps=1, device=r.device, limit=cfg.val_limit,
+                          progress=progress and r.main, dist_info=dist_info)
             rec.update({f"val_{k}": ev[k] for k in ("miou", "mean_acc", "pixel_acc", "boundary_miou")})
         rec["sec"] = round(time.perf_counter() - t0, 3)
         rec["cpu_sec"] = round(cpu_seconds() - c0, 3)      # with `sec`: how much of the machine the epoch had
-        if dist_info.is_main:
+        if r.main:
             epoch_secs.append(rec["sec"])
             _epoch_line(sdir, label, rec, st.epochs, epoch_secs)
-        if dist_info.is_main:
-            meta = {"model": cfg.model_kwargs(), "config": cfg.to_dict(), "stage": st.name, "lam": st.lam,
-                    "annotation": st.annotation, "epoch": epoch + 1, "step": step, "dataset": cfg.dataset,
-                    "classes": list(class_names(cfg.dataset)), "palette": palette(cfg.dataset).tolist(),
-                    "metrics": {k: v for k, v in rec.items() if k.startswith("val_")}}
-            if "val_miou" in rec and rec["val_miou"] > best:
-                best = rec["val_miou"]
-                save_checkpoint(sdir / "best", model, {**meta, "best_miou": best})
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(rec) + "\n")
-            if writer is not None:
-                for k, v in rec.items():
-                    if isinstance(v, float):
-                        writer.add_scalar(k, v, step)
-            save_checkpoint(last, model, {**meta, "best_miou": best}, optimizer)
+            _save_epoch(r, rec, writer)
         distributed.barrier(dist_info)
         result = rec
     if cfg.eval_steps != 1:
-        ev = evaluate(model, vset, cfg.num_classes, steps=cfg.eval_steps, device=device, limit=cfg.val_limit,
-                      progress=progress and dist_info.is_main, dist_info=dist_info)
+        ev = evaluate(r.model, vset, cfg.num_classes, steps=cfg.eval_steps, device=r.device, limit=cfg.val_limit,
+                      progress=progress and r.main, dist_info=dist_info)
         result = {**result, **{f"val{cfg.eval_steps}_{k}": ev[k] for k in ("miou", "mean_acc", "boundary_miou")}}
-    if dist_info.is_main:
+    if r.main:
         atomic_write_text(sdir / "results.json", json.dumps(result, indent=1))
     if writer is not None:
         writer.close()

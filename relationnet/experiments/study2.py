@@ -10,7 +10,7 @@
   coarse) with stage lengths in the paper's 4 : 2 : 1 ratio of epochs, against fine-only at the same steps;
   (d) G1/G2, the fine-only learning curve at 1 000 and 2 000 steps (seeds 0–2).
 
-The mechanism is study 1's (:func:`relationnet.engine.demo.train_and_evaluate`), with each record saying what
+The mechanism is study 1's (:func:`relationnet.experiments.runs.train_and_evaluate`), with each record saying what
 produced it (:func:`provenance`), records checked before anything runs (:func:`check_records`: a damaged record,
 one of another protocol or configuration, or one from a newer code revision is named and left alone, never
 retrained over), and a second, equivalence verdict (:func:`equivalence`).
@@ -19,22 +19,21 @@ from __future__ import annotations
 
 import json
 import math
-import platform
-import subprocess
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
-import torch
 from tqdm.auto import tqdm
 
-from ..engine import study as s1
-from ..engine.checkpoint import atomic_write_text
-from ..engine.demo import DemoRun, train_and_evaluate
-from ..storage import folder_lock
+from .. import config as config_mod
 from ..engine.train import train as s1_train
 from ..engine.train import train_seconds
+from ..storage import atomic_write_text, folder_lock
+from . import stats
+from .design import SIZES
+from .study1 import claim_formula
+from .records import commit_record, device_name, is_ancestor, mechanism_rows, provenance
+from .runs import Arm, arm_config, default_root, record_path, train_and_evaluate
 
 PROTOCOL = "study2"
 OUT = "runs/study2"
@@ -48,30 +47,13 @@ DELTA = 0.5
 PROBE_IMAGES = 40
 
 
-@dataclass(frozen=True)
-class Arm:
-    id: str
-    title: str
-    preset: str
-    overrides: dict
-    seeds: tuple
-    train_dir: str = ""
-    ckpt: str = ""
-    init_from: str = ""
-    steps: tuple = (1,)
-    train_steps: int = 0
-    probe: bool = False          # run the similarity probe on the evaluated checkpoint
-    mechanism: bool = False      # copy the per-epoch mechanism lines of its training into the record
-    contingent: bool = False     # runs only if the budget check leaves room (METHOD.md)
-
-
 def _seeds(size: str, seeds: tuple) -> tuple:
     return seeds if size == "full" else seeds[:2]
 
 
 def arms(size: str = "full") -> list[Arm]:
     """Study 2's arms (METHOD.md), each with the seeds it runs."""
-    z = s1.SIZES[size]
+    z = SIZES[size]
     n, (long_e, long_c) = z["iters_per_epoch"], z["long"]
     base = z["epochs"] * n
     e1, e2, e3 = z["stage_epochs"]
@@ -189,47 +171,6 @@ CLAIMS = [
 
 # --------------------------------------------------------------------------- provenance and records
 
-@lru_cache(maxsize=1)
-def provenance() -> dict:
-    """What produced a record: the code's git revision (taken once, when the study starts: the code in memory),
-    whether ``relationnet/`` had uncommitted changes, torch, the processor or GPU, the thread count."""
-    from ..data.synthcity import project_dir
-    root = project_dir()
-
-    def git(*args):
-        try:
-            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
-    rev = git("rev-parse", "HEAD")
-    dirty = git("status", "--porcelain", "--", "relationnet")
-    return {"git": rev, "dirty": bool(dirty) if dirty is not None else None, "torch": torch.__version__,
-            "device": _device_name(), "threads": torch.get_num_threads(), "python": platform.python_version()}
-
-
-def _device_name(device: str = "auto") -> str:
-    from ..machine import device_name
-    return device_name(device)
-
-
-def record_path(results: Path, arm: str, seed: int) -> Path:
-    return Path(results) / "runs" / f"seed{seed}" / f"{arm}.json"
-
-
-def _is_ancestor(rev: str) -> bool | None:
-    """Whether ``rev`` is in this checkout's history (None: no git, or an unknown revision)."""
-    from ..data.synthcity import project_dir
-    try:
-        if subprocess.run(["git", "-C", str(project_dir()), "rev-parse", "HEAD"], capture_output=True,
-                          timeout=30).returncode:
-            return None                                   # not a git checkout: nothing to compare with
-        r = subprocess.run(["git", "-C", str(project_dir()), "merge-base", "--is-ancestor", rev, "HEAD"],
-                           capture_output=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return r.returncode == 0                              # 1: not an ancestor; 128: a revision unknown here
-
 
 def check_records(results: Path, size: str = "full", extra: dict | None = None) -> tuple[dict, list[str]]:
     """Read every record under ``results/runs``: ``({(arm, seed): record}, problems)``.  A record that is not
@@ -256,11 +197,11 @@ def check_records(results: Path, size: str = "full", extra: dict | None = None) 
             problems.append(f"{p}: a {rec.get('size')!r}-size record in a {size!r}-size study")
             continue
         cfg = arm_config(want[key], key[1], size, extra=extra)
-        if rec.get("fingerprint") != s1.fingerprint(cfg):
+        if rec.get("fingerprint") != config_mod.fingerprint(cfg):
             problems.append(f"{p}: made with another configuration than arm {key[0]}'s (fingerprint differs)")
             continue
         rev = (rec.get("code") or {}).get("git")
-        if rev and _is_ancestor(rev) is False:
+        if rev and is_ancestor(rev) is False:
             problems.append(f"{p}: made by code revision {rev[:10]}, which this checkout does not have (newer code?)")
             continue
         if not isinstance(rec.get("metrics"), dict):
@@ -268,28 +209,6 @@ def check_records(results: Path, size: str = "full", extra: dict | None = None) 
             continue
         records[key] = rec
     return records, problems
-
-
-def arm_config(arm: Arm, seed: int, size: str = "full", root: str | None = None, extra: dict | None = None):
-    return s1.arm_config(arm, seed, size, root, extra)   # the same recipe and overrides as study 1's arms
-
-
-def _mechanism_rows(folder: Path) -> list[dict]:
-    rows = []
-    for log in [folder / "metrics.jsonl", *sorted(folder.glob("stage*/metrics.jsonl"))]:
-        try:
-            lines = log.read_text().splitlines() if log.is_file() else []
-        except OSError:
-            continue
-        for line in lines:
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(r, dict):
-                rows.append({k: r[k] for k in ("stage", "epoch", "step", "lr", "loss_ohem", "loss_scl", "annotation")
-                             if k in r} | {k: v for k, v in r.items() if k.startswith("mech_")})
-    return rows
 
 
 # --------------------------------------------------------------------------- running
@@ -302,29 +221,6 @@ def run(out: str | Path = OUT, results: str | Path = RESULTS, size: str = "full"
     out, results = Path(out), Path(results)
     with folder_lock(out), folder_lock(results):
         return _run(out, results, size, only, device, progress, extra, log, root, commit)
-
-
-def commit_record(path: Path, message: str, log=print, tries: int = 20) -> bool:
-    """``git add`` and ``git commit`` of one record, nothing else of the working tree (retried while another git
-    command holds the index)."""
-    path = Path(path).resolve()          # git runs in the record's folder: an absolute path names it from there
-    for i in range(tries):
-        try:
-            subprocess.run(["git", "add", "--", str(path)], cwd=path.parent, capture_output=True, check=True,
-                           timeout=60)
-            subprocess.run(["git", "commit", "-q", "-m", message, "--", str(path)], cwd=path.parent,
-                           capture_output=True, check=True, timeout=60)
-            return True
-        except subprocess.CalledProcessError as e:
-            err = (e.stderr or b"").decode(errors="replace")
-            if "index.lock" not in err or i == tries - 1:
-                log(f"study 2: could not commit {path.name}: {err.strip().splitlines()[-1] if err.strip() else e}")
-                return False
-            time.sleep(3)
-        except (OSError, subprocess.SubprocessError) as e:
-            log(f"study 2: could not commit {path.name}: {e}")
-            return False
-    return False
 
 
 def _run(out: Path, results: Path, size: str, only, device: str, progress: bool, extra, log, root, commit) -> dict:
@@ -340,7 +236,7 @@ def _run(out: Path, results: Path, size: str, only, device: str, progress: bool,
     for p in problems:
         f = Path(p.split(": ", 1)[0])
         blocked.add((f.stem, f.parent.name))
-    root = str(root or s1.default_root(size))
+    root = str(root or default_root(size))
     todo = [(seed, a) for seed, a in planned(size)
             if (not only or a.id in only) and (a.id, seed) not in records and (a.id, f"seed{seed}") not in blocked]
     t0 = time.perf_counter()
@@ -349,8 +245,7 @@ def _run(out: Path, results: Path, size: str, only, device: str, progress: bool,
     code = provenance()
     for seed, arm in todo:
         cfg = arm_config(arm, seed, size, root, {**(extra or {}), "device": device})
-        run_ = DemoRun(arm.id, arm.title, cfg, arm.train_dir or arm.id, ckpt=arm.ckpt or f"{arm.id}/last",
-                       init_from=arm.init_from, steps=arm.steps)
+        run_ = arm.run(cfg)
         folder = out / f"seed{seed}"
         if arm.init_from and not (folder / f"{arm.init_from}.safetensors").is_file():
             # the run it starts from landed earlier but its folder is gone (another session or machine): train it
@@ -367,14 +262,14 @@ def _run(out: Path, results: Path, size: str, only, device: str, progress: bool,
                 metrics["probe"] = _probe(folder / r.checkpoint, r.cfg, device)
             tdir = folder / r.train_dir
             rec = {"protocol": PROTOCOL, "arm": arm.id, "title": arm.title, "seed": seed, "size": size,
-                   "fingerprint": s1.fingerprint(r.cfg),
+                   "fingerprint": config_mod.fingerprint(r.cfg),
                    "config": {k: v for k, v in r.cfg.to_dict().items() if k != "root"}, "metrics": metrics,
                    "seconds": seconds, "train_steps": arm.train_steps,
                    "train_seconds": train_seconds(tdir) if arm.train_steps else 0.0,
                    "train_cpu_seconds": train_seconds(tdir, "cpu_sec") if arm.train_steps else 0.0,
-                   "code": {**code, "device": _device_name(device)}, "landed": time.strftime("%Y-%m-%dT%H:%M:%S")}
+                   "code": {**code, "device": device_name(device)}, "landed": time.strftime("%Y-%m-%dT%H:%M:%S")}
             if arm.mechanism:
-                rec["mechanism"] = _mechanism_rows(tdir)
+                rec["mechanism"] = mechanism_rows(tdir)
             path = record_path(results, arm.id, seed)
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(path, json.dumps(rec, indent=1))
@@ -408,14 +303,8 @@ def _probe(ckpt: Path, cfg, device: str) -> dict:
 # --------------------------------------------------------------------------- statistics and the verdicts
 
 def equivalence(diffs: list[float], paper_delta: float | None, delta: float = DELTA) -> str:
-    """The second verdict (METHOD.md): from the 90 % interval, *smaller than the paper's* when it lies wholly below
-    the paper's effect, *absent* when it also lies within ±δ of 0; '' otherwise (or without a paper number)."""
-    if paper_delta is None or len(diffs) < 2:
-        return ""
-    ci = s1.paired_ci(diffs, level=0.90)
-    if ci["hi"] < paper_delta:
-        return "absent" if -delta < ci["lo"] and ci["hi"] < delta else "smaller than the paper's"
-    return ""
+    """The second verdict (METHOD.md), at this study's δ (:func:`relationnet.experiments.stats.equivalence`)."""
+    return stats.equivalence(diffs, paper_delta, delta)
 
 
 def claim_table(records: dict, size: str = "full") -> list[dict]:
@@ -428,25 +317,25 @@ def claim_table(records: dict, size: str = "full") -> list[dict]:
         for s in seeds:
             if (c.arm, s) in records and (c.ref, s) in records:
                 try:
-                    a = s1.metric_value(records[(c.arm, s)], c.metric)
-                    r = s1.metric_value(records[(c.ref, s)], c.ref_metric or c.metric)
+                    a = stats.metric_value(records[(c.arm, s)], c.metric)
+                    r = stats.metric_value(records[(c.ref, s)], c.ref_metric or c.metric)
                 except (KeyError, TypeError, ValueError):
                     continue
                 diffs.append(a - r)
                 av.append(a)
                 rv.append(r)
                 used.append(s)
-        ci = s1.paired_ci(diffs)
-        v = s1.verdict(ci, 1, len(seeds)) if seeds else "cut by the budget (METHOD.md, Changes)"
+        ci = stats.paired_ci(diffs)
+        v = stats.verdict(ci, 1, len(seeds)) if seeds else "cut by the budget (METHOD.md, Changes)"
         if not seeds and by_id[c.arm].contingent:
             v = "not run (contingent on the budget)"
         eq = equivalence(diffs, c.paper_delta) if c.equivalence and len(diffs) == len(seeds) and seeds else ""
         rows.append({"claim": c.id, "title": c.title, "arm": c.arm, "ref": c.ref, "metric": c.metric,
                      "ref_metric": c.ref_metric or c.metric, "paper": c.paper, "paper_delta": c.paper_delta,
                      "side": c.side, "seeds_planned": len(seeds), "seeds": used, "diffs": diffs,
-                     "arm_mean": s1._mean(av), "arm_sd": s1._sd(av), "ref_mean": s1._mean(rv), "ref_sd": s1._sd(rv),
+                     "arm_mean": stats.mean(av), "arm_sd": stats.sd(av), "ref_mean": stats.mean(rv), "ref_sd": stats.sd(rv),
                      **ci, "verdict": v, "equivalence": eq,
-                     "ci90": s1.paired_ci(diffs, 0.90) if len(diffs) >= 2 else None})
+                     "ci90": stats.paired_ci(diffs, 0.90) if len(diffs) >= 2 else None})
     return rows
 
 
@@ -482,11 +371,11 @@ def tabulate(results: str | Path = RESULTS, size: str = "full", extra: dict | No
         d = 3 if r["metric"].startswith("alignment") else 1
         fmt = lambda m, s: ("—" if math.isnan(m) else f"{m:.{d}f}" + ("" if math.isnan(s) else f" ± {s:.{d}f}"))  # noqa
         ci90 = r["ci90"]
-        eq = (f"{r['equivalence'] or '—'} [{s1.signed(ci90['lo'], d + 1)}, {s1.signed(ci90['hi'], d + 1)}]"
+        eq = (f"{r['equivalence'] or '—'} [{stats.signed(ci90['lo'], d + 1)}, {stats.signed(ci90['hi'], d + 1)}]"
               if ci90 and r["paper_delta"] is not None and r["claim"] in {c.id for c in CLAIMS if c.equivalence} else "")
-        test = s1.claim_formula(r["arm"], r["ref"], r["metric"], r["ref_metric"])
+        test = claim_formula(r["arm"], r["ref"], r["metric"], r["ref_metric"])
         lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {fmt(r['arm_mean'], r['arm_sd'])} | "
-                     f"{fmt(r['ref_mean'], r['ref_sd'])} | {s1.format_ci(r, d + 1)} | "
+                     f"{fmt(r['ref_mean'], r['ref_sd'])} | {stats.format_ci(r, d + 1)} | "
                      f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} of {r['seeds_planned']} | "
                      f"{r['verdict']} | {eq} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title} (seeds {a.seeds[0]}–{a.seeds[-1]})"
@@ -505,7 +394,7 @@ def describe(size: str = "full", results: str | Path = RESULTS) -> str:
         lines.append(f"{a.id:4s} {a.train_steps:14d}  {landed:3d}/{len(seeds):<3d}      {a.title}")
     steps = sum(a.train_steps for _, a in plan)
     lines += [f"planned: {len(plan)} runs, {steps} training steps", budget_projection(size=size), "", "claims:"]
-    lines += [f"  {c.id}: {s1.claim_formula(c.arm, c.ref, c.metric, c.ref_metric)}; paper {c.paper}" for c in CLAIMS]
+    lines += [f"  {c.id}: {claim_formula(c.arm, c.ref, c.metric, c.ref_metric)}; paper {c.paper}" for c in CLAIMS]
     lines += [f"problem: {p}" for p in problems]
     return "\n".join(lines)
 

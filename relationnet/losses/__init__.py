@@ -4,12 +4,13 @@ from __future__ import annotations
 import torch
 
 from ._checks import CountReducer
+from ..backbones import OUTPUT_STRIDE
 from .ohem import ohem_cross_entropy
 from .scl import labels_at_output, pair_labels, spatial_correlation_loss
 
 
 def relationnet_loss(out: dict, target: torch.Tensor, lam: float = 0.1, thresh: float | None = 0.6,
-                     min_kept: int = 0, ignore_index: int = 255, stride: int = 8,
+                     min_kept: int = 0, ignore_index: int = 255, stride: int = OUTPUT_STRIDE,
                      counts: CountReducer | None = None) -> tuple[torch.Tensor, dict]:
     """Eq. 2 on a model output dict and full-resolution (B, H, W) labels.
 

@@ -21,11 +21,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..backbones import OUTPUT_STRIDE
 from ..ops.shift import shift_features
 from ._checks import CountReducer, check_target
 
 
-def labels_at_output(target: torch.Tensor, stride: int = 8) -> torch.Tensor:
+def labels_at_output(target: torch.Tensor, stride: int = OUTPUT_STRIDE) -> torch.Tensor:
     """Labels of the output cells: cell ``(i, j)`` takes the label of its centre pixel ``(8i, 8j)``.
 
     (B, H, W) -> (B, ceil(H/stride), ceil(W/stride)); no interpolation, so no new label values.

@@ -15,8 +15,9 @@ Design choices the paper leaves open, and why:
   is *added* to the input: ``f_o = f_i + W·GRU_ud(GRU_lr(R·f_i))``.  The backbone's own
   features thus reach the classifier directly and the recurrent path learns a context
   correction on top; the paper notes that the module can converge poorly when trained
-  jointly with a backbone (Table II), and a residual path keeps the gradient to the
-  backbone from having to pass through 2 × W + H recurrent steps.
+  jointly with a backbone (Table II), and a residual path gives the gradient to the
+  backbone a route that crosses no GRU cell (through the sweeps every route crosses at
+  least one cell of each sweep, and the routes from distant cells cross many steps).
 
 Every row (and then every column) of the whole batch is one sequence of one batched
 ``nn.GRU`` call; there is no Python loop over rows or columns.

@@ -27,6 +27,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..backbones import BACKBONES as REGISTRY
+from ..backbones import OUTPUT_STRIDE
+from ..backbones import problems as backbone_problems
 from .efficientnet_lite import VARIANTS as LITE_VARIANTS
 from .efficientnet_lite import EfficientNetLite
 from .relation import RelationModule
@@ -34,7 +37,8 @@ from .resnet38 import ResNet38, scaled
 from .resnet101 import ResNet101
 from .similarity import SimilaritySubnet
 
-BACKBONES = ("resnet38", "resnet101", *LITE_VARIANTS)
+BACKBONES = tuple(REGISTRY)
+assert set(LITE_VARIANTS) <= set(REGISTRY)
 
 
 class RelationNet(nn.Module):
@@ -45,8 +49,8 @@ class RelationNet(nn.Module):
         weights file (ResNet38: the resnet38d conversion's naming; ResNet101: torchvision's;
         EfficientNet-Lite: efficientnet_pytorch's), or None."""
         super().__init__()
-        if backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {backbone!r}; choose one of {BACKBONES}")
+        for problem in backbone_problems(backbone, width, dcn, pretrained):
+            raise ValueError(problem)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"num_classes must be an integer ≥ 2, got {num_classes!r}")
         if width <= 0:
@@ -55,20 +59,11 @@ class RelationNet(nn.Module):
         self.dropout = dropout
         self.pretrained = None if pretrained is None else str(pretrained)
         if backbone == "resnet38":
-            if pretrained == "imagenet":
-                raise ValueError("no package ships ResNet38 ImageNet weights: pass the path of the resnet38d file "
-                                 "(see the README), or use an efficientnet_lite* backbone with pretrained='imagenet'")
             self.backbone = ResNet38(width=width, dcn=dcn, pretrained=pretrained)
         elif backbone == "resnet101":
-            if width != 1.0:
-                raise ValueError("the resnet101 backbone is torchvision's and has no width multiplier; use width=1.0")
-            if pretrained == "imagenet":
-                raise ValueError("no package ships ResNet101 ImageNet weights; pass the path of a torchvision weights file")
             self.backbone = ResNet101(dcn=dcn, pretrained=pretrained)
         else:
-            if dcn:
-                raise ValueError(f"dcn=True is not available for {backbone} (deformable convolutions are ResNet38/101 only)")
-            self.backbone = EfficientNetLite(backbone, output_stride=8,
+            self.backbone = EfficientNetLite(backbone, output_stride=OUTPUT_STRIDE,
                                              pretrained=True if pretrained == "imagenet" else pretrained)
         c = scaled(512, width)
         self.feature_channels = c
@@ -98,6 +93,11 @@ class RelationNet(nn.Module):
         if return_similarity and self.similarity is not None:
             out["similarity"] = self.similarity(f)
         return out
+
+    @property
+    def output_stride(self) -> int:
+        """Output cell (i, j) is centred on input pixel (s·i, s·j), s this stride (8 for every backbone here)."""
+        return OUTPUT_STRIDE
 
     def config(self) -> dict:
         """The constructor arguments that rebuild this architecture."""

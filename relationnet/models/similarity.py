@@ -43,7 +43,10 @@ class SimilaritySubnet(nn.Module):
         # im2col convolution path that PyTorch takes for 1×1 kernels on small maps (same numbers).
         conv, bn, _ = self.embed
         b, _, h, w = features.shape
-        e = torch.relu(bn(torch.matmul(conv.weight.flatten(1), features.flatten(2)).view(b, -1, h, w)))
+        e = torch.matmul(conv.weight.flatten(1), features.flatten(2))
+        if conv.bias is not None:                                     # batch norm folded in (models.fold)
+            e = e + conv.bias[:, None]
+        e = torch.relu(bn(e.view(b, -1, h, w)))
         c = e.shape[1]
         first, last = self.classify[0], self.classify[2]
         wa, wn = first.weight[:, :c, 0, 0], first.weight[:, c:, 0, 0]  # (C, C) each

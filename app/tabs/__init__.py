@@ -1,0 +1,1 @@
+"""The dashboard's tabs, one module each, each drawing its tab with ``render(sel: Selection) -> None``."""
