@@ -82,7 +82,7 @@ def train_variant(name: str, preset: str, overrides: dict | None = None, seed: i
     return {**res[key], "checkpoint": out / ("stage3" if cfg.alternating else "") / "last", "config": cfg}
 
 
-def evaluate(path: Path, steps=(1, 4)) -> dict:
+def evaluate_checkpoint(path: Path, steps=(1, 4)) -> dict:
     """Cached 1-/4-step evaluation of a checkpoint (see :func:`relationnet.experiments.runs.evaluate_run`)."""
     from .engine.checkpoint import read_meta
     cfg = config_mod.from_dict(read_meta(path)["config"])
@@ -242,4 +242,4 @@ def interact(fn, **controls):
     return handles
 
 
-__all__ = ["interact", "study_result", "study_line", "study_dir", "study_claims", "study_checkpoint", "plot_paired", "size", "data_root", "checkpoint", "train_variant", "evaluate"]
+__all__ = ["interact", "study_result", "study_line", "study_dir", "study_claims", "study_checkpoint", "plot_paired", "size", "data_root", "checkpoint", "train_variant", "evaluate_checkpoint"]

@@ -1,6 +1,7 @@
 """Statistics of a SynthCity (or any Cityscapes-layout) folder, read back through the loader.
 
     python scripts/synthcity_stats.py [--root data/synthcity] [--limit 500]
+    python scripts/synthcity_stats.py --coverage [--out docs/study/study2/coarse_coverage.md]
 
 Prints the share of each class among labelled fine pixels, classes per image, the unlabelled share
 of fine and coarse labels, and the val mIoU of a plain colour look-up (a per-colour majority vote
@@ -12,6 +13,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import torch
 
 import relationnet as rn
@@ -23,12 +25,61 @@ def colour_codes(img: np.ndarray) -> np.ndarray:
     return q[..., 0] * 64 + q[..., 1] * 8 + q[..., 2]
 
 
+def coverage(root: Path, limit: int) -> list[dict]:
+    """Per class, on the train images that carry both labels: the share of its fine pixels that the coarse label
+    marks with the same class (the rest is unlabelled: coarse labels never contradict fine ones), and the share of
+    its objects (fine instance ids) that the coarse label leaves out entirely, with those objects' median size."""
+    fine, coarse = rn.data.Cityscapes(root, "train"), rn.data.Cityscapes(root, "train", "coarse")
+    px, kept = np.zeros(19), np.zeros(19)
+    objects: dict[int, list[tuple[int, bool]]] = {c: [] for c in range(19)}
+    for i in range(min(limit, len(fine))):
+        img_path, lbl_path, name = fine.items[i]
+        _, f, _ = fine.load(i)
+        _, c, _ = coarse.load(i)
+        ok = f != 255
+        px += np.bincount(f[ok], minlength=19)
+        kept += np.bincount(f[ok & (c == f)], minlength=19)
+        inst_path = Path(str(lbl_path).replace("_labelIds.png", "_instanceIds.png"))
+        if inst_path.is_file():
+            inst = np.asarray(Image.open(inst_path)).astype(np.int64)      # 16-bit: id·1000 + k
+            for iid in np.unique(inst[inst >= 1000]):
+                m = inst == iid
+                cls = int(np.bincount(f[m & ok], minlength=19).argmax()) if (m & ok).any() else None
+                if cls is not None:
+                    objects[cls].append((int(m.sum()), bool((c[m] == cls).any())))
+    rows = []
+    for k, name in enumerate(rn.data.CITYSCAPES_CLASSES):
+        objs = objects[k]
+        left = [s for s, seen in objs if not seen]
+        rows.append({"class": name, "fine px": int(px[k]),
+                     "coarse keeps % of its fine pixels": round(100 * kept[k] / px[k], 1) if px[k] else float("nan"),
+                     "objects": len(objs) or "—",
+                     "objects left out %": round(100 * len(left) / len(objs), 1) if objs else "—",
+                     "median px of those left out": int(np.median(left)) if left else "—"})
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--root", default=None)
     p.add_argument("--limit", type=int, default=500, help="images per split to read")
+    p.add_argument("--coverage", action="store_true",
+                   help="instead: per class, how much of the fine labels the coarse labels keep, and which objects "
+                        "they leave out (a Markdown table)")
+    p.add_argument("--out", default=None, help="with --coverage: also write the table to this file")
     a = p.parse_args(argv)
     root = Path(a.root) if a.root else synthcity.ensure()
+    if a.coverage:
+        rows = coverage(root, a.limit)
+        cols = list(rows[0])
+        text = ("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols) + "\n"
+                + "\n".join("| " + " | ".join(str(r[c]) for c in cols) + " |" for r in rows) + "\n")
+        print(text)
+        if a.out:
+            Path(a.out).write_text(f"# SynthCity's coarse labels against its fine labels\n\nMade by `python "
+                                   f"scripts/synthcity_stats.py --coverage --limit {a.limit}` on the default SynthCity "
+                                   f"(train images, which carry both labels).\n\n" + text)
+        return
     train, val = rn.data.Cityscapes(root, "train"), rn.data.Cityscapes(root, "val")
     votes, counts, per_image, unl_fine = np.zeros((512, 19), np.int64), np.zeros(19), [], []
     for i in range(min(a.limit, len(train))):

@@ -244,3 +244,34 @@ def test_gpu_check_lists_its_checks_on_the_cpu_and_each_would_start():
                 from relationnet import config as config_mod
                 config_mod.load(ns.config, ns.overrides)
     assert sum(c.limit_s for c in cs) <= 8 * 60
+
+
+def test_coarse_coverage_by_hand_on_one_image(tiny_root):
+    """synthcity_stats --coverage on one image: each class's kept share and left-out objects, counted here from the
+    label PNGs directly."""
+    import numpy as np
+    from PIL import Image
+
+    from relationnet.data import LABEL_ID_TO_TRAIN_ID
+    spec = __import__("importlib.util").util.spec_from_file_location("stats", REPO / "scripts" / "synthcity_stats.py")
+    mod = __import__("importlib.util").util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    rows = {r["class"]: r for r in mod.coverage(tiny_root, 1)}
+    city = sorted((tiny_root / "gtFine" / "train").iterdir())[0]
+    stem = sorted(city.glob("*_gtFine_labelIds.png"))[0].name[: -len("_gtFine_labelIds.png")]
+    f = LABEL_ID_TO_TRAIN_ID[np.asarray(Image.open(city / f"{stem}_gtFine_labelIds.png"))]
+    c = LABEL_ID_TO_TRAIN_ID[np.asarray(Image.open(tiny_root / "gtCoarse" / "train" / city.name
+                                                   / f"{stem}_gtCoarse_labelIds.png"))]
+    inst = np.asarray(Image.open(city / f"{stem}_gtFine_instanceIds.png")).astype(np.int64)
+    from relationnet.data import CITYSCAPES_CLASSES
+    for k, name in enumerate(CITYSCAPES_CLASSES):
+        n = int((f == k).sum())
+        assert rows[name]["fine px"] == n
+        if n:
+            assert rows[name]["coarse keeps % of its fine pixels"] == round(100 * ((f == k) & (c == k)).sum() / n, 1)
+        ids = [i for i in np.unique(inst[inst >= 1000]) if np.bincount(f[(inst == i) & (f != 255)], minlength=19).argmax() == k
+               and ((inst == i) & (f != 255)).any()]
+        if ids:
+            left = sum(not (c[inst == i] == k).any() for i in ids)
+            assert rows[name]["objects"] == len(ids)
+            assert rows[name]["objects left out %"] == round(100 * left / len(ids), 1)

@@ -198,3 +198,29 @@ def test_committed_study2_records_keep_their_fingerprints_and_configs():
         assert rec["config"] == {k: v for k, v in cfg.to_dict().items() if k != "root"}, p
         n += 1
     assert n >= 8
+
+
+def test_results_page_states_the_coarse_coverage_and_alt_budget_by_class(tmp_path):
+    """coarse_lines reads the coverage table and study 1's records; its sum of four classes is checked by hand."""
+    res = tmp_path / "study" / "study2"
+    res.mkdir(parents=True)
+    head = "| class | fine px | coarse keeps % of its fine pixels | objects | objects left out % | median px |\n" + "|---" * 6 + "|\n"
+    body = "".join(f"| {c} | 100 | {k} | {o} | {l} | 20 |\n" for c, k, o, l in
+                   [("road", 88.6, "—", "—"), ("building", 74.2, "—", "—"), ("car", 30.2, 10, 50.0), ("pole", 1.0, "—", "—"),
+                    ("person", 2.2, 10, 96.6), ("bicycle", 0.0, 5, 100.0)])
+    (res / "coarse_coverage.md").write_text("# t\n\n" + head + body)
+    for s in range(2):
+        d = tmp_path / "study" / "runs" / f"seed{s}"
+        d.mkdir(parents=True)
+        iou_d2 = [0.5] * 19
+        iou_d1 = list(iou_d2)
+        iou_d1[11] -= 0.19          # person: −1 point of mIoU
+        iou_d1[18] -= 0.095 * (s + 1)  # bicycle: −0.5, −1 point
+        iou_d1[0] -= 0.19           # road: −1 point, not among the four
+        for arm, iou in (("D1", iou_d1), ("D2", iou_d2)):
+            (d / f"{arm}.json").write_text(json.dumps({"metrics": {"step1": {"iou": iou}}}))
+    text = "\n".join(study2.coarse_lines(res))
+    assert "person (96.6 % of objects), bicycle (100 % of objects)" in text and "car (" not in text
+    # by hand: person −1, bicycle −0.75 on average, road −1: total −2.75, the four classes −1.75
+    assert "D1 − D2 (-2.75 points over 2 seeds) has -1.75 points from person, rider, bicycle, train" in text
+    assert study2.coarse_lines(tmp_path / "nowhere") == []
