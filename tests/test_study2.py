@@ -224,3 +224,14 @@ def test_results_page_states_the_coarse_coverage_and_alt_budget_by_class(tmp_pat
     # by hand: person −1, bicycle −0.75 on average, road −1: total −2.75, the four classes −1.75
     assert "D1 − D2 (-2.75 points over 2 seeds) has -1.75 points from person, rider, bicycle, train" in text
     assert study2.coarse_lines(tmp_path / "nowhere") == []
+
+
+def test_mechanism_figure_draws_the_records_lines(tmp_path):
+    from relationnet.experiments.figures import mechanism_figure
+    rows = [{"step": s, "loss_scl": 0.2 - s / 1000, "mech_acc_same": 0.5, "mech_acc_diff": 0.7, "mech_grad_ratio": 0.01,
+             "mech_grad_cos": 0.05} for s in (50, 100)]
+    probe = {"balanced_real": 0.8, "balanced_anchor": 0.7, "balanced_random": 0.6}
+    records = {("S4", 100): {"mechanism": rows, "metrics": {"probe": probe}}, ("S3", 100): {"metrics": {}}}
+    assert mechanism_figure(records, "S4", tmp_path) == "mechanism_S4.png"
+    assert (tmp_path / "mechanism_S4.png").stat().st_size > 10_000
+    assert mechanism_figure(records, "S3", tmp_path) is None          # no mechanism lines: no figure

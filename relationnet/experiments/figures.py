@@ -68,3 +68,63 @@ def study1_figures(rows: list[dict], records: dict, seeds: int, results: Path) -
         fig.savefig(results / "multistep.png", dpi=110)
         names.append("multistep.png")
     return names
+
+
+#: The mechanism lines a study-2 figure draws (METHOD.md, "Mechanism records"): key -> panel title.
+MECHANISM_PANELS = {"loss_scl": "SCL loss (Eqs. 4–6)",
+                    "mech_acc_same": "subnet accuracy, same-label pairs", "mech_acc_diff": "…, different-label pairs",
+                    "mech_grad_ratio": "‖∇ λ·L_scl‖ / ‖∇ L_ohem‖ at the features",
+                    "mech_grad_cos": "cosine of the two gradients"}
+
+
+def mechanism_figure(records: dict, arm: str, results: Path) -> str | None:
+    """Study 2's mechanism lines of one arm over training: one thin line per seed and the mean over seeds, per
+    quantity; written as ``mechanism_ARM.png`` next to the results page.  None when no record of ``arm`` has them."""
+    from matplotlib.figure import Figure
+    runs = {s: [m for m in r.get("mechanism") or [] if isinstance(m, dict) and "step" in m]
+            for (a, s), r in sorted(records.items()) if a == arm}
+    runs = {s: rows for s, rows in runs.items() if rows}
+    if not runs:
+        return None
+    fig = Figure(figsize=(11, 5.6))
+    axes = fig.subplots(2, 3).ravel()
+    panels = [("loss_scl",), ("mech_acc_same", "mech_acc_diff"), ("mech_grad_ratio",), ("mech_grad_cos",)]
+    for ax, keys in zip(axes, panels):
+        for key, colour in zip(keys, ("tab:blue", "tab:orange")):
+            by_step: dict[int, list[float]] = {}
+            for rows in runs.values():
+                xs = [m["step"] for m in rows if key in m]
+                ys = [m[key] for m in rows if key in m]
+                ax.plot(xs, ys, color=colour, alpha=0.25, lw=0.8)
+                for x, y in zip(xs, ys):
+                    by_step.setdefault(x, []).append(y)
+            steps = sorted(by_step)
+            ax.plot(steps, [mean(by_step[x]) for x in steps], "o-", color=colour, ms=3,
+                    label=MECHANISM_PANELS[key])
+        ax.set_title(" / ".join(MECHANISM_PANELS[k] for k in keys) if len(keys) == 1 else "subnet accuracy on pairs",
+                     fontsize=9)
+        ax.set_xlabel("training step", fontsize=8)
+        if len(keys) > 1:
+            ax.legend(fontsize=7)
+    probes = [r["metrics"]["probe"] for (a, s), r in sorted(records.items()) if a == arm
+              and isinstance(r.get("metrics", {}).get("probe"), dict)]
+    ax = axes[4]
+    if probes:
+        names = [("balanced_real", "real\nneighbour"), ("balanced_anchor", "neighbour\n:= anchor"),
+                 ("balanced_random", "random\nneighbour")]
+        vals = [[p[k] for p in probes if k in p] for k, _ in names]
+        ax.bar(range(3), [mean(v) for v in vals], color="tab:gray")
+        for i, v in enumerate(vals):
+            ax.plot([i] * len(v), v, "k.", ms=4)
+        ax.set_xticks(range(3), [n for _, n in names], fontsize=7)
+        ax.axhline(0.5, color="k", lw=0.6, ls="--")
+        ax.set_title(f"probe after training: balanced accuracy ({len(probes)} seeds)", fontsize=9)
+    else:
+        ax.axis("off")
+    axes[5].axis("off")
+    axes[5].text(0, 0.5, f"{arm}, {len(runs)} seed{'s' * (len(runs) != 1)}: thin lines one seed each, dots the mean.\n"
+                 "Descriptions of what SCL does during training,\nnot claims (METHOD.md).", fontsize=9, va="center")
+    fig.tight_layout()
+    name = f"mechanism_{arm}.png"
+    fig.savefig(Path(results) / name, dpi=100)
+    return name

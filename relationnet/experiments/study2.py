@@ -31,6 +31,7 @@ from ..engine.train import train_seconds
 from ..storage import atomic_write_text, folder_lock
 from . import stats
 from .design import SIZES
+from .figures import mechanism_figure
 from .study1 import claim_formula
 from .records import commit_record, device_name, is_ancestor, mechanism_rows, provenance
 from .runs import Arm, arm_config, default_root, record_path, train_and_evaluate
@@ -380,6 +381,11 @@ def tabulate(results: str | Path = RESULTS, size: str = "full", extra: dict | No
                      f"{r['verdict']} | {eq} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title} (seeds {a.seeds[0]}–{a.seeds[-1]})"
                                                    for a in arms(size)) + "."]
+    fig = mechanism_figure(records, "S4", results)
+    if fig:
+        lines += ["", "## What SCL does during training (S4)", "",
+                  "The mechanism lines of METHOD.md over training and the similarity probe after it: descriptions, not "
+                  "claims (the claims are the table's Probe-Anchor and Probe-Random rows).", "", f"![{fig}]({fig})"]
     lines += coarse_lines(results)
     atomic_write_text(results / "README.md", "\n".join(lines) + "\n")
     return summary
