@@ -155,7 +155,9 @@ def fmt_mean_sd(mean, sd, n) -> str:
 
 
 @dataclass
-class Run:
+class RunFolder:
+    """A run folder the dashboard lists (its `last` checkpoint and metadata), not an experiment's recipe
+    (:class:`relationnet.experiments.runs.Run`)."""
     key: str             # path of the run folder relative to the runs directory
     checkpoint: Path     # its ``last`` checkpoint
     meta: dict | None
@@ -178,7 +180,7 @@ class Run:
 MAX_RUNS = 500
 
 
-def discover(root: Path, limit: int = MAX_RUNS) -> tuple[list[Run], int]:
+def discover(root: Path, limit: int = MAX_RUNS) -> tuple[list[RunFolder], int]:
     """The ``last`` checkpoints under ``root`` (at most ``limit``: the most recently written) and how many there are.
 
     Unreadable ones are listed with their error. Symbolic links to folders are not followed (a link loop is
@@ -200,11 +202,11 @@ def discover(root: Path, limit: int = MAX_RUNS) -> tuple[list[Run], int]:
         try:
             meta = read_meta(js)
             why = meta_problem(meta)
-            runs.append(Run(key, js.with_suffix(""), None, f"{js}: {why}") if why else Run(key, js.with_suffix(""), meta, None))
+            runs.append(RunFolder(key, js.with_suffix(""), None, f"{js}: {why}") if why else RunFolder(key, js.with_suffix(""), meta, None))
         except CheckpointError as e:
-            runs.append(Run(key, js.with_suffix(""), None, str(e)))
+            runs.append(RunFolder(key, js.with_suffix(""), None, str(e)))
         except Exception as e:          # anything else a damaged file can do: this run is unreadable, not the page
-            runs.append(Run(key, js.with_suffix(""), None, f"{js}: cannot be read ({type(e).__name__})"))
+            runs.append(RunFolder(key, js.with_suffix(""), None, f"{js}: cannot be read ({type(e).__name__})"))
     return runs, total
 
 
@@ -232,7 +234,7 @@ def meta_problem(meta) -> str | None:
     return None
 
 
-def metrics_log(run: Run) -> list[dict]:
+def metrics_log(run: RunFolder) -> list[dict]:
     """The epoch lines that can be drawn: JSON objects with an integer ``epoch``, numeric values only."""
     p = run.checkpoint.parent / "metrics.jsonl"
     try:
@@ -336,13 +338,13 @@ def model_outputs(model, rgb: np.ndarray, steps: int) -> dict:
             "features": out["features"][0], "similarity": sim, "seconds": time.perf_counter() - t0}
 
 
-def scores_cityscapes(run: Run) -> bool:
+def scores_cityscapes(run: RunFolder) -> bool:
     """Whether the run predicts Cityscapes' 19 train ids, so its predictions can be scored against the labels the
     dashboard shows (all from Cityscapes-layout validation sets)."""
     return bool(run.meta) and int(run.meta.get("model", {}).get("num_classes", 19)) == len(CITYSCAPES_CLASSES)
 
 
-def run_palette(run: Run) -> np.ndarray:
+def run_palette(run: RunFolder) -> np.ndarray:
     """The colours of the run's own classes (Pascal Context's 59 for a Pascal Context run)."""
     try:
         return palette(from_dict(run.meta["config"]).dataset)

@@ -18,9 +18,9 @@ SOURCES = ["validation image", "sample photo", "upload"]
 @dataclass(frozen=True, eq=False)
 class Selection:
     runs_dir: Path                   # the runs folder (messages show paths relative to it)
-    runs: tuple[helpers.Run, ...]    # every run listed in the sidebar
-    run_a: helpers.Run               # "checkpoint"
-    run_b: helpers.Run | None        # "compare with", or None
+    runs: tuple[helpers.RunFolder, ...]    # every run listed in the sidebar
+    run_a: helpers.RunFolder               # "checkpoint"
+    run_b: helpers.RunFolder | None        # "compare with", or None
     source: str                      # one of SOURCES
     rgb: np.ndarray | None           # the image, (H, W, 3) uint8, or None when none is chosen yet
     label: np.ndarray | None         # its ground truth (validation images only)
@@ -31,12 +31,12 @@ class Selection:
     study: dict | None = None        # the study's rows by claim (helpers.study_claims), None without a study
 
     @property
-    def chosen(self) -> list[helpers.Run]:
+    def chosen(self) -> list[helpers.RunFolder]:
         """The checkpoint, and the one it is compared with when there is one."""
         return [r for r in (self.run_a, self.run_b) if r is not None]
 
 
-def from_sidebar(runs: list[helpers.Run], total_runs: int, runs_dir: Path, study: dict | None) -> Selection:
+def from_sidebar(runs: list[helpers.RunFolder], total_runs: int, runs_dir: Path, study: dict | None) -> Selection:
     """Draws the sidebar and returns what it chose. A link may name the checkpoints: ``?a=RUN&b=RUN``."""
     run_a, run_b = _checkpoints(runs, total_runs, runs_dir)
     st.sidebar.header("Image")
@@ -54,7 +54,7 @@ def from_sidebar(runs: list[helpers.Run], total_runs: int, runs_dir: Path, study
                      label=label, image_key=image_key, data_root=data_root, steps=steps, alpha=alpha, study=study)
 
 
-def _checkpoints(runs: list[helpers.Run], total_runs: int, runs_dir: Path):
+def _checkpoints(runs: list[helpers.RunFolder], total_runs: int, runs_dir: Path):
     labels = {r.label: r for r in runs}
     st.sidebar.header("Checkpoints")
     st.sidebar.caption(f"folder: `{helpers.shown_folder(runs_dir)}`")

@@ -43,11 +43,11 @@ def cached_outputs(path: str, mtime: float, image_key: str, _rgb: np.ndarray, st
     return helpers.model_outputs(model, _rgb, steps)
 
 
-def _mtime(run: helpers.Run) -> float:
+def _mtime(run: helpers.RunFolder) -> float:
     return run.checkpoint.with_suffix(".safetensors").stat().st_mtime
 
 
-def load_run(run: helpers.Run, runs_dir: Path):
+def load_run(run: helpers.RunFolder, runs_dir: Path):
     """(model, meta) or None with the error shown; the rest of the app keeps working."""
     if run.error:
         st.error(helpers.shown(run.error, runs_dir))
@@ -59,7 +59,7 @@ def load_run(run: helpers.Run, runs_dir: Path):
         return None
 
 
-def outputs(run: helpers.Run, image_key: str, rgb: np.ndarray, steps: int, runs_dir: Path):
+def outputs(run: helpers.RunFolder, image_key: str, rgb: np.ndarray, steps: int, runs_dir: Path):
     """:func:`helpers.model_outputs` of a run on an image (cached), or None with the run's error shown."""
     if load_run(run, runs_dir) is None:
         return None

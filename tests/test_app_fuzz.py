@@ -83,7 +83,7 @@ def test_helpers_hand_the_page_only_what_it_can_draw(demo_runs, tmp_path):
         (run / "eval.json").write_bytes(blob)
         ev = helpers.read_eval(run / "eval.json")
         assert all(k[4:].isdigit() and all(typed_number(x) for x in v.values()) for k, v in ev.items())
-    r0 = helpers.Run("baseline", run / "last", None, None)
+    r0 = helpers.RunFolder("baseline", run / "last", None, None)
     for blob in lines_mutations(log_rows, rng, 80):
         (run / "metrics.jsonl").write_bytes(blob)
         for row in helpers.metrics_log(r0):
