@@ -2,6 +2,9 @@
 CI-size data and the paper's numbers that the demo, the studies, the notebooks and the dashboard quote."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from types import SimpleNamespace
+
 from ..data.synthcity import SynthCityConfig
 
 #: The λ grid of Fig. 6 (the paper's λ is 0.1): the demo's runs and study 1's arms.
@@ -50,3 +53,31 @@ PAPER = {"baseline": ("ResNet38 + OHEM", 77.39), "relation": ("+ Relation", 78.4
 
 #: The paper's Table II, ResNet38-Relation, mIoU / mAcc (%).
 PAPER_TABLE_II = {"cityscapes": (76.06, 83.32), "ImageNet": (78.43, 86.20)}
+
+
+def recipe(size: str) -> SimpleNamespace:
+    """The quantities both studies build their arms from, at a size: steps per epoch ``n``, the base run's steps
+    ``base``, the alternating stages' epochs ``e1, e2, e3``, the long (fine-only, alternating's steps) run's epochs
+    ``long`` as overrides, and the overrides that turn SCL off ``no_scl``."""
+    z = SIZES[size]
+    n, (long_e, long_c) = z["iters_per_epoch"], z["long"]
+    e1, e2, e3 = z["stage_epochs"]
+    return SimpleNamespace(n=n, base=z["epochs"] * n, e1=e1, e2=e2, e3=e3, long_e=long_e, long_c=long_c,
+                           long={"epochs": long_e, "const_epochs": long_c}, no_scl={"similarity": False, "lam": 0.0})
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim of the paper as a study tests it: the paired difference ``arm − ref`` of ``metric`` over seeds."""
+    id: str
+    title: str
+    arm: str
+    ref: str
+    metric: str                  # e.g. "step1.miou", "alignment.score"
+    paper: str                   # the paper's number / direction, as text
+    paper_delta: float | None = None
+    ref_metric: str = ""         # metric of the reference (default: the same)
+    arm2: str = ""               # an interaction: (arm − ref) − (arm2 − ref2)
+    ref2: str = ""
+    equivalence: bool = False    # also read the equivalence verdict (study 2's METHOD.md)
+    side: str = "the paper's"    # whose direction the interval is read against (the paper's, or a hypothesis)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,7 +24,7 @@ from tqdm.auto import tqdm
 from .. import config as config_mod
 from ..engine.train import train_seconds
 from ..storage import atomic_write_text, folder_lock
-from .design import LAMBDA_ARMS, PAPER_TABLE_II, SEEDS, SIZES
+from .design import Claim, LAMBDA_ARMS, PAPER_TABLE_II, SEEDS, SIZES, recipe
 from .figures import study1_figures
 from .runs import Arm, arm_config, default_root, read_record, record_path, stale, train_and_evaluate
 from .stats import arm_summary, format_ci, leave_one_out, mean, mean_sd, metric_value, paired_ci, sd, signed, verdict
@@ -44,12 +43,8 @@ def seeds_for(arm_id: str, seeds: int, size: str = "full") -> int:
 
 def arms(size: str = "full") -> list[Arm]:
     """The arms of METHOD.md, in the order a seed runs them."""
-    z = SIZES[size]
-    n, (long_e, long_c) = z["iters_per_epoch"], z["long"]
-    base = z["epochs"] * n
-    e1, e2, e3 = z["stage_epochs"]
-    no_scl = {"similarity": False, "lam": 0.0}
-    long = {"epochs": long_e, "const_epochs": long_c}
+    r = recipe(size)
+    n, base, e1, e2, e3, long_e, long, no_scl = r.n, r.base, r.e1, r.e2, r.e3, r.long_e, r.long, r.no_scl
     return [
         Arm("A2", "OHEM baseline", "synthcity_baseline", {}, test_steps=(1, 4), train_steps=base),
         Arm("A3", "+ Relation", "synthcity_full", no_scl, train_steps=base),
@@ -70,19 +65,6 @@ def arms(size: str = "full") -> list[Arm]:
             init_from="D1/stage1/last", train_steps=(e2 + e3) * n),
     ]
 
-
-@dataclass(frozen=True)
-class Claim:
-    id: str
-    title: str
-    arm: str
-    ref: str
-    metric: str                  # e.g. "step1.miou", "alignment.score"
-    paper: str                   # the paper's number / direction, as text
-    paper_delta: float | None = None
-    ref_metric: str = ""         # metric of the reference (default: the same)
-    arm2: str = ""               # interaction: (arm − ref) − (arm2 − ref2)
-    ref2: str = ""
 
 CLAIMS = [
     Claim("T1-OHEM", "OHEM beats cross-entropy", "A2", "A1", "step1.miou", "+3.75 (73.64 → 77.39)", 3.75),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -30,7 +29,7 @@ from ..engine.train import train as s1_train
 from ..engine.train import train_seconds
 from ..storage import atomic_write_text, folder_lock
 from . import stats
-from .design import SIZES
+from .design import Claim, recipe
 from .figures import mechanism_figure
 from .study1 import claim_formula
 from .records import commit_record, device_name, is_ancestor, mechanism_rows, provenance
@@ -54,12 +53,9 @@ def _seeds(size: str, seeds: tuple) -> tuple:
 
 def arms(size: str = "full") -> list[Arm]:
     """Study 2's arms (METHOD.md), each with the seeds it runs."""
-    z = SIZES[size]
-    n, (long_e, long_c) = z["iters_per_epoch"], z["long"]
-    base = z["epochs"] * n
-    e1, e2, e3 = z["stage_epochs"]
-    no_scl = {"similarity": False, "lam": 0.0}
-    long = {"epochs": long_e, "const_epochs": long_c}
+    r = recipe(size)
+    n, base, e1, e2, e3, long_e, long_c, long, no_scl = (r.n, r.base, r.e1, r.e2, r.e3, r.long_e, r.long_c, r.long,
+                                                          r.no_scl)
     scl, alt, curve = (_seeds(size, x) for x in (SCL_SEEDS, ALT_SEEDS, CURVE_SEEDS))
     if size == "full":   # fine-scarce: 200 fine images, 25-step epochs; stages 4 : 15 : 1 epochs = 4 : 2 : 1 passes
         scarce, sn, s_stages, s_long = 200, 25, [4, 15, 1], (20, 14)
@@ -115,20 +111,6 @@ def planned(size: str = "full") -> list[tuple[int, Arm]]:
             out += [(seed, by_id["G1"]), (seed, by_id["G2"])]
     out += [(s, by_id["S5"]) for s in scl]
     return [(s, a) for s, a in out if keep(a, s)]
-
-
-@dataclass(frozen=True)
-class Claim:
-    id: str
-    title: str
-    arm: str
-    ref: str
-    metric: str
-    paper: str
-    paper_delta: float | None = None
-    ref_metric: str = ""
-    equivalence: bool = False    # also read the equivalence verdict (METHOD.md)
-    side: str = "the paper's"    # whose direction the interval is read against (the paper's, or a hypothesis)
 
 
 CLAIMS = [
