@@ -210,7 +210,7 @@ def _tensorboard(sdir: Path):
 
 
 @dataclass
-class _Run:
+class _StageState:
     """One stage's training state, passed between the steps of :func:`train_stage`."""
     cfg: Config
     st: Stage
@@ -244,7 +244,7 @@ def stage_device(cfg: Config, dist_info: distributed.DistInfo) -> torch.device:
 
 
 def _build(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, progress: bool,
-           dist_info: distributed.DistInfo) -> _Run:
+           dist_info: distributed.DistInfo) -> _StageState:
     """Seed the stage, build the model (ImageNet or scratch; weights from ``init_from`` come later) and optimizer."""
     device = stage_device(cfg, dist_info)
     sdir.mkdir(parents=True, exist_ok=True)
@@ -253,10 +253,10 @@ def _build(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, progress:
     model = RelationNet(**cfg.model_kwargs(), pretrained=None if init_from else cfg.pretrained).to(device)
     if cfg.sync_bn and dist_info.enabled:
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    return _Run(cfg, st, sdir, device, dist_info, progress, stage_seed, model, build_optimizer(cfg, model))
+    return _StageState(cfg, st, sdir, device, dist_info, progress, stage_seed, model, build_optimizer(cfg, model))
 
 
-def _resume_or_start(r: _Run, init_from: Path | None) -> dict | None:
+def _resume_or_start(r: _StageState, init_from: Path | None) -> dict | None:
     """Continue from the folder's ``last`` checkpoint (same config only), or start (from ``init_from``'s weights);
     a stage that has already finished returns its result."""
     if r.main:              # a kill inside a save: finish or drop it before reading (this process holds the lock)
@@ -291,7 +291,7 @@ def _resume_or_start(r: _Run, init_from: Path | None) -> dict | None:
     return None
 
 
-def _wrap(r: _Run) -> torch.nn.Module:
+def _wrap(r: _StageState) -> torch.nn.Module:
     """The module the steps run: DDP around the model across processes, ``torch.compile`` when asked."""
     cfg, net = r.cfg, r.model
     if r.dist_info.enabled:
@@ -304,7 +304,7 @@ def _wrap(r: _Run) -> torch.nn.Module:
     return net
 
 
-def _train_epoch(r: _Run, loader, n_iter: int, epoch: int, lam: float, scaler, counts, label: str) -> dict:
+def _train_epoch(r: _StageState, loader, n_iter: int, epoch: int, lam: float, scaler, counts, label: str) -> dict:
     """One epoch of steps (schedule, forward, OHEM + λ·SCL, backward, clip, step): the epoch's log line without
     its evaluation and times."""
     cfg, st, device, net, optimizer = r.cfg, r.st, r.device, r.net, r.optimizer
@@ -360,7 +360,7 @@ def _train_epoch(r: _Run, loader, n_iter: int, epoch: int, lam: float, scaler, c
     return rec
 
 
-def _save_epoch(r: _Run, rec: dict, writer) -> None:
+def _save_epoch(r: _StageState, rec: dict, writer) -> None:
     """The main process's end of an epoch: ``best`` when validation improved, the log line, ``last``."""
     cfg, st = r.cfg, r.st
     meta = {"model": cfg.model_kwargs(), "config": cfg.to_dict(), "stage": st.name, "lam": st.lam,
