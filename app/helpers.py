@@ -21,7 +21,9 @@ from relationnet.engine.checkpoint import CheckpointError, read_meta
 from relationnet.engine.evaluate import BAND_WIDTH, boundary_band, feature_alignment
 from relationnet.experiments.stats import format_ci
 from relationnet.experiments.study1 import claim_formula
+from relationnet.backbones import OUTPUT_STRIDE
 from relationnet.inference import predict
+from relationnet.ops.upsample import upsample_centered
 from relationnet.losses.scl import labels_at_output
 from relationnet.metrics import ConfusionMatrix
 
@@ -331,8 +333,11 @@ def model_outputs(model, rgb: np.ndarray, steps: int) -> dict:
     x = to_input(rgb)
     t0 = time.perf_counter()
     with torch.no_grad():
-        probs = predict(model, x, steps=steps)[0]
         out = model(x, return_similarity=True)
+        if steps == 1:                        # the 1-step test is this forward's logits, upsampled: no second pass
+            probs = upsample_centered(out["logits"].float(), tuple(x.shape[-2:]), OUTPUT_STRIDE).softmax(1)[0]
+        else:
+            probs = predict(model, x, steps=steps)[0]
     sim = out["similarity"][0] if "similarity" in out else None
     return {"pred": probs.argmax(0).numpy().astype(np.uint8), "conf": probs.max(0).values.numpy(),
             "features": out["features"][0], "similarity": sim, "seconds": time.perf_counter() - t0}

@@ -14,6 +14,7 @@ from relationnet.data import Cityscapes, DatasetError, eval_transform
 from relationnet.data.labels import CITYSCAPES_CLASSES
 from relationnet.engine.checkpoint import CheckpointError, load_model
 from relationnet.engine.evaluate import compare as compare_models
+from relationnet.models.fold import fold_batchnorm
 
 if TYPE_CHECKING:
     from selection import Selection
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 @st.cache_resource(show_spinner="loading checkpoint…")
 def cached_model(path: str, mtime: float):
-    return load_model(path, "cpu")
+    model, meta = load_model(path, "cpu")
+    return fold_batchnorm(model), meta        # inference only: batch norm folded into the convolutions
 
 
 @st.cache_data(show_spinner=False)
@@ -37,7 +39,7 @@ def cached_val_sample(root: str, index: int):
     return image, label, name
 
 
-@st.cache_data(show_spinner="running the model…", max_entries=64)
+@st.cache_data(show_spinner=False, max_entries=64)
 def cached_outputs(path: str, mtime: float, image_key: str, _rgb: np.ndarray, steps: int):
     model, _ = cached_model(path, mtime)
     return helpers.model_outputs(model, _rgb, steps)
@@ -63,7 +65,18 @@ def outputs(run: helpers.RunFolder, image_key: str, rgb: np.ndarray, steps: int,
     """:func:`helpers.model_outputs` of a run on an image (cached), or None with the run's error shown."""
     if load_run(run, runs_dir) is None:
         return None
-    return cached_outputs(str(run.checkpoint), _mtime(run), image_key, rgb, steps)
+    key = (str(run.checkpoint), _mtime(run), image_key, steps)
+    if key in _seen:                          # cached: no spinner flashing on a rerun
+        return cached_outputs(*key[:3], rgb, steps)
+    h, w = rgb.shape[:2]
+    with st.spinner(f"running {run.key} on this {w}×{h} image ({steps}-step test)…"):
+        out = cached_outputs(*key[:3], rgb, steps)
+    _seen.add(key)
+    return out
+
+
+#: (checkpoint, mtime, image, steps) already computed in this server process (their outputs are in the cache).
+_seen: set = set()
 
 
 # ---------------------------------------------------------------------------------------------- scoring the val set

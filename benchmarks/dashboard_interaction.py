@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import shutil
 import socket
 import statistics
@@ -45,8 +44,8 @@ import helpers  # noqa: E402
 from relationnet import viz  # noqa: E402
 from relationnet.data import overlay  # noqa: E402
 from relationnet.engine.checkpoint import load_model  # noqa: E402
-from relationnet.inference import predict  # noqa: E402
 from relationnet.models import RelationNet  # noqa: E402
+from relationnet.models.fold import fold_batchnorm  # noqa: E402
 
 H, W = 256, 512
 PAIR = ("baseline", "alternating/stage3")
@@ -63,7 +62,8 @@ def photo() -> np.ndarray:
 
 def models(runs: Path):
     if all((runs / k / "last.json").is_file() for k in PAIR):
-        return [load_model(str(runs / k / "last"))[0] for k in PAIR], f"{runs.name}: {' vs '.join(PAIR)}"
+        return ([fold_batchnorm(load_model(str(runs / k / "last"))[0]) for k in PAIR],      # as the dashboard loads them
+                f"{runs.name}: {' vs '.join(PAIR)}")
     torch.manual_seed(0)
     return [RelationNet(19, backbone="resnet38", width=0.125, dcn=False).eval() for _ in range(2)], "untrained"
 
@@ -88,12 +88,13 @@ def browse(rgb, label, preds, feats):
     encode_png(viz.agreement_map(preds[0], preds[1], label))
 
 
-def run_models(ms, x):
+def run_models(ms, rgb):
+    """Both models on one image, 1-step, as the dashboard runs them (helpers.model_outputs: one forward each)."""
     preds, feats = [], []
-    with torch.no_grad():
-        for m in ms:
-            preds.append(predict(m, x, steps=1).argmax(1)[0].numpy().astype(np.uint8))
-            feats.append(m(x)["features"][0])
+    for m in ms:
+        o = helpers.model_outputs(m, rgb, 1)
+        preds.append(o["pred"])
+        feats.append(o["features"])
     return preds, feats
 
 
@@ -263,12 +264,12 @@ def main(argv=None):
     cells = label[::8, ::8]
     rng = np.random.default_rng(0)
     pick = iter([(int(rng.integers(0, H // 8)), int(rng.integers(0, W // 8))) for _ in range(10 * a.repeats + 10)])
-    preds, feats = run_models(ms, x)
+    preds, feats = run_models(ms, rgb)
     rows = [{"view": "first view of an image (both models, once; then cached)", "s (median)": first,
              "≤ 0.5 s": "—"}]
     for name, fn in (("affinity click", lambda: affinity_click(rgb, outs, cells, next(pick))),
                      ("browse scored image (side by side)", lambda: browse(rgb, label, preds, feats)),
-                     ("browse unscored image (models run, 1-step)", lambda: browse(rgb, label, *run_models(ms, x)))):
+                     ("browse unscored image (models run, 1-step)", lambda: browse(rgb, label, *run_models(ms, rgb)))):
         s = median_time(fn, repeats=a.repeats if "unscored" not in name else max(1, a.repeats // 4))
         rows.append({"view": name, "s (median)": s, "≤ 0.5 s": "yes" if s <= 0.5 else "no"})
     if a.browser:

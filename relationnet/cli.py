@@ -195,11 +195,11 @@ def cmd_eval(args) -> int:
     from .data import build_dataset, eval_transform
     from .engine.checkpoint import load_model
     from .engine.evaluate import cityscapes_official, evaluate
-    from .engine.train import dataset_root, resolve_device
+    from .engine.train import ensure_dataset, resolve_device
     device = resolve_device(args.device)
     model, meta = load_model(args.checkpoint, device)
     cfg = config_mod.from_dict({**meta.get("config", {}), **({"root": args.root} if args.root else {})})
-    root = dataset_root(cfg)
+    root = ensure_dataset(cfg)
     vset = build_dataset(cfg.dataset, root, "val", "fine", eval_transform())
     results = {}
     for steps in args.steps:
@@ -234,7 +234,7 @@ def cmd_compare(args) -> int:
     from .data import build_dataset, class_names, eval_transform
     from .engine.checkpoint import load_model
     from .engine.evaluate import by_disagreement, compare
-    from .engine.train import dataset_root, resolve_device
+    from .engine.train import ensure_dataset, resolve_device
     from .metrics import ConfusionMatrix
     device = resolve_device(args.device)
     (model_a, meta_a), (model_b, meta_b) = (load_model(c, device) for c in (args.checkpoint_a, args.checkpoint_b))
@@ -245,7 +245,7 @@ def cmd_compare(args) -> int:
         raise ValueError(f"the two checkpoints predict different label sets ({sets[0][0]}, {sets[0][1]} classes vs "
                          f"{sets[1][0]}, {sets[1][1]})")
     cfg = cfgs[0]
-    vset = build_dataset(cfg.dataset, dataset_root(cfg), "val", "fine", eval_transform())
+    vset = build_dataset(cfg.dataset, ensure_dataset(cfg), "val", "fine", eval_transform())
     res = compare([model_a, model_b], vset, cfg.num_classes, steps=args.steps, limit=args.limit, device=device,
                   progress=not args.no_progress)
     names = class_names(cfg.dataset)

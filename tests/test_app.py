@@ -460,3 +460,21 @@ def test_real_browser(demo_runs, tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+@pytest.mark.parametrize("hw", [(100, 150), (64, 128)])
+def test_one_step_outputs_come_from_one_forward_and_equal_predict(hw):
+    """model_outputs' 1-step prediction reuses the forward that gives the features; it equals the library's
+    1-step test (inference.predict) exactly, also at a size that is not a multiple of 8."""
+    import relationnet as rn
+    from relationnet.inference import predict
+    torch.manual_seed(0)
+    m = rn.models.RelationNet(19, "efficientnet_lite0", width=0.25, dcn=False).eval()
+    rgb = (np.random.default_rng(0).random((*hw, 3)) * 255).astype(np.uint8)
+    calls = []
+    m.register_forward_hook(lambda *a: calls.append(1))
+    o = helpers.model_outputs(m, rgb, 1)
+    assert len(calls) == 1
+    ref = predict(m, helpers.to_input(rgb), steps=1)[0]
+    assert np.array_equal(o["pred"], ref.argmax(0).numpy().astype(np.uint8))
+    torch.testing.assert_close(torch.from_numpy(o["conf"]), ref.max(0).values)

@@ -99,8 +99,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def dataset_root(cfg: Config, progress: bool = True) -> Path:
-    """The dataset folder; SynthCity is generated there (default size) when missing."""
+def ensure_dataset(cfg: Config, progress: bool = True) -> Path:
+    """The dataset folder, made ready: the project's own SynthCity (``data/synthcity``, the default root) is
+    generated when missing or finished when incomplete; another SynthCity root is only checked (an incomplete or
+    missing one is a ``DatasetError`` naming what is missing: nothing is generated at a root the user gave); a
+    Cityscapes or Pascal Context root is returned as given (its dataset class reads and checks it)."""
     if cfg.dataset == "synthcity":
         return synthcity.ensure(cfg.root or None, progress=progress)
     if not cfg.root:
@@ -382,7 +385,7 @@ def _save_epoch(r: _StageState, rec: dict, writer) -> None:
 def train_stage(cfg: Config, st: Stage, sdir: Path, init_from: Path | None, progress: bool,
                 dist_info: distributed.DistInfo) -> dict:
     """Train one stage into ``sdir`` (resuming when it holds a run of the same config); returns its last record."""
-    root = dataset_root(cfg, progress and dist_info.is_main)
+    root = ensure_dataset(cfg, progress and dist_info.is_main)
     r = _build(cfg, st, sdir, init_from, progress, dist_info)
     done = _resume_or_start(r, init_from)
     if done is not None:
@@ -480,7 +483,7 @@ def _train(cfg: Config, out_dir: Path, progress: bool, init_from, dist_info) -> 
         raise config_mod.ConfigError(f"start_stage={cfg.start_stage} needs init_from: the checkpoint of stage "
                                      f"{cfg.start_stage - 1} to start from")
     if dist_info.is_main:
-        check_val(cfg, dataset_root(cfg, progress), progress)
+        check_val(cfg, ensure_dataset(cfg, progress), progress)
     for st in stages(cfg):
         sdir = out_dir / st.name if st.name else out_dir
         results[st.name or "final"] = train_stage(cfg, st, sdir, prev, progress, dist_info)

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from .. import config as config_mod
-from ..engine.train import dataset_root, resolve_device, train_seconds
+from ..engine.train import ensure_dataset, resolve_device, train_seconds
 from ..paths import app_path
 from ..storage import atomic_write_text, folder_lock
 from .design import LAMBDAS, PAPER, demo_overrides
@@ -84,7 +84,7 @@ def _run_demo(out: Path, size: str, root, device: str, progress: bool, extra: di
     runs = [r for r in demo_runs(size, root, {**(extra or {}), "device": device}) if all_runs or r.in_demo]
     dev = resolve_device(device)
     t0 = time.perf_counter()
-    dataset_root(runs[0].cfg, progress)
+    ensure_dataset(runs[0].cfg, progress)
     evals = train_and_evaluate(runs, out, dev, progress, desc="demo", fold_bn=True)
     train_s = time.perf_counter() - t0
     rows = []

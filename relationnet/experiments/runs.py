@@ -19,7 +19,7 @@ from ..config import Config
 from ..data import build_dataset, eval_transform, synthcity
 from ..engine.checkpoint import load_model, read_meta
 from ..engine.evaluate import evaluate, feature_alignment
-from ..engine.train import dataset_root, resolve_device, train
+from ..engine.train import ensure_dataset, resolve_device, train
 from ..losses.scl import labels_at_output
 from ..models.fold import fold_batchnorm
 from ..storage import atomic_write_text
@@ -148,7 +148,7 @@ def evaluate_run(ckpt: Path, cfg: Config, steps=(1, 4), device="cpu", progress=T
     model, _ = load_model(ckpt, device)
     if fold_bn:
         model = fold_batchnorm(model)
-    root = dataset_root(cfg, progress)
+    root = ensure_dataset(cfg, progress)
     vset = build_dataset(cfg.dataset, root, "val", "fine", eval_transform())
 
     def save():

@@ -275,10 +275,10 @@ def _run(out: Path, results: Path, size: str, only, device: str, progress: bool,
 def _probe(ckpt: Path, cfg, device: str) -> dict:
     from ..data import build_dataset, eval_transform
     from ..engine.checkpoint import load_model
-    from ..engine.train import dataset_root, resolve_device
+    from ..engine.train import ensure_dataset, resolve_device
     dev = resolve_device(device)
     model, _ = load_model(ckpt, dev)
-    vset = build_dataset(cfg.dataset, dataset_root(cfg, False), "val", "fine", eval_transform())
+    vset = build_dataset(cfg.dataset, ensure_dataset(cfg, False), "val", "fine", eval_transform())
     from ..engine.mechanism import similarity_probe
     return similarity_probe(model, vset, dev, limit=min(PROBE_IMAGES, cfg.val_limit or PROBE_IMAGES))
 
