@@ -11,6 +11,7 @@ it passes, so a failed export leaves whatever was at the path as it was.
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -40,8 +41,18 @@ def export(model: torch.nn.Module, path: str | Path, fmt: str = "torchscript", s
         raise ValueError(f"--input-size must be HEIGHTxWIDTH with multiples of 8 of at least 16, got {h}x{w}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")       # written and checked under this name: a failed export
-                                                   # removes only its own file, never one that was at ``path``
+    # written and checked under a fresh name of its own: a failed export removes only that file, never one that was
+    # at ``path`` or any other file of the user's
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        return _export_to(model, fmt, path, tmp, h, w, tol)
+    finally:
+        tmp.unlink(missing_ok=True)             # ours (mkstemp made it); gone already after a successful rename
+
+
+def _export_to(model, fmt: str, path: Path, tmp: Path, h: int, w: int, tol: float) -> dict:
     net = LogitsOnly(model.eval()).eval()
     g = torch.Generator().manual_seed(0)
     example = torch.randn(1, 3, h, w, generator=g)
@@ -60,7 +71,6 @@ def export(model: torch.nn.Module, path: str | Path, fmt: str = "torchscript", s
             x = torch.randn(2 if fmt == "torchscript" else 1, 3, hh, ww, generator=g)
             diff = max(diff, (loaded(x) - net(x)).abs().max().item())
     if not diff <= tol:
-        tmp.unlink(missing_ok=True)
         raise RuntimeError(f"the exported {fmt} model differs from the PyTorch model by {diff:.3g} (> {tol}); "
                            "nothing was written")
     os.replace(tmp, path)

@@ -453,3 +453,23 @@ def test_a_demo_rerun_reports_the_logged_training_time(demo_runs, tiny_root, tmp
     summary = run_demo(out, size="ci", root=str(tiny_root), device="cpu", app=False, progress=False, extra=TINY_DEMO)
     assert summary["logged_train_seconds"] == pytest.approx(logged, abs=0.2)
     assert f"Training took {logged / 60:.1f} min on cpu" in (out / "results.md").read_text()
+
+
+def test_training_never_removes_a_metrics_file_it_did_not_write(tiny_root, tmp_path):
+    """Starting afresh in a folder without a checkpoint removes only a log this trainer wrote (a first epoch cut short,
+    its last line half written); a user's own metrics.jsonl stops the run, byte for byte as it was."""
+    cfg = config_mod.load("synthcity_baseline", tiny_overrides(tiny_root, epochs=1, const_epochs=1, iters_per_epoch=1,
+                                                              backbone="resnet38", pretrained=None, width=0.125))
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "metrics.jsonl").write_text('{"accuracy": 0.9, "note": "my experiment"}\n')
+    before = (user / "metrics.jsonl").read_bytes()
+    with pytest.raises(config_mod.ConfigError, match="not written by this trainer"):
+        train(cfg, user, progress=False)
+    assert (user / "metrics.jsonl").read_bytes() == before and not (user / "last.json").exists()
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    (ours / "metrics.jsonl").write_text('{"stage": "", "epoch": 1, "step": 1, "loss_total": 2.0}\n{"stage": "", "ep')
+    train(cfg, ours, progress=False)
+    rows = [json.loads(line) for line in (ours / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1] and "sec" in rows[0]                 # the new run's line alone

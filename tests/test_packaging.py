@@ -114,6 +114,9 @@ def test_a_failed_export_leaves_the_file_that_was_there(tmp_path):
     model = rn.models.RelationNet(19, backbone="resnet38", width=0.125, dcn=False)
     mine = tmp_path / "model.pt"
     mine.write_bytes(b"the user's own file")
+    theirs = tmp_path / "model.pt.tmp"                                  # a file that merely looks like a temporary
+    theirs.write_bytes(b"also the user's")
     with pytest.raises(RuntimeError, match="nothing was written"):
         export(model, mine, "torchscript", (64, 128), tol=-1.0)          # no export can pass: it must fail
-    assert mine.read_bytes() == b"the user's own file" and sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+    assert mine.read_bytes() == b"the user's own file" and theirs.read_bytes() == b"also the user's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt", "model.pt.tmp"]

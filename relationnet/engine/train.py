@@ -194,6 +194,25 @@ def read_log(path: Path) -> tuple[list[dict], list[str]]:
     return rows, bad
 
 
+def _our_log(path: Path) -> bool:
+    """Whether ``path`` reads as this trainer's ``metrics.jsonl``: every line an epoch record (the last one may be cut
+    short by a kill), so that starting afresh may remove it; a file of anyone else's is never removed."""
+    try:
+        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return False
+    for n, line in enumerate(lines):
+        try:
+            r = json.loads(line)
+        except ValueError:
+            if n == len(lines) - 1:
+                continue                         # a write cut short
+            return False
+        if not isinstance(r, dict) or not {"epoch", "step", "loss_total"} <= set(r):
+            return False
+    return True
+
+
 def _write_jsonl(path: Path, rows: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
@@ -287,8 +306,11 @@ def _resume_or_start(r: _StageState, init_from: Path | None) -> dict | None:
     else:
         if init_from is not None:
             restore(init_from, r.model, rng=False)
-        if r.main:
-            r.metrics_path.unlink(missing_ok=True)
+        if r.main and r.metrics_path.is_file():  # a first epoch cut short leaves our log; anything else is the user's
+            if not _our_log(r.metrics_path):
+                raise config_mod.ConfigError(f"{r.metrics_path} was not written by this trainer (no checkpoint beside "
+                                             "it); move it away or train into another folder (--out)")
+            r.metrics_path.unlink()
     if r.main:
         config_mod.save(r.cfg, r.sdir / "config.yaml")
     return None
