@@ -17,8 +17,8 @@ from . import config as config_mod
 from .data import synthcity
 from .engine.train import train
 from .experiments.demo import demo_runs
-from .experiments.design import CI_DATA, NOTEBOOK_CI
-from .experiments.runs import evaluate_run
+from .experiments.design import NOTEBOOK_CI
+from .experiments.runs import default_root, evaluate_run
 from .experiments.stats import format_ci, signed  # noqa: F401 (format_ci: the notebooks write intervals with it)
 from .paths import project_dir
 
@@ -37,13 +37,11 @@ def size() -> str:
 
 def data_root() -> Path:
     """SynthCity, generated on first use (default set at full size, a smaller one at CI size)."""
-    if size() == "full":
-        root = synthcity.default_root()
-        cfg = synthcity.SynthCityConfig()
-    else:
-        root, cfg = project_dir() / "data" / "synthcity_ci", CI_DATA
-    if not synthcity.is_complete(root, cfg):
-        synthcity.generate(root, cfg, overwrite=True)
+    if size() == "ci":
+        return default_root("ci")                 # the studies' CI-size set, made by the same function
+    root = synthcity.default_root()
+    if not synthcity.is_complete(root, synthcity.SynthCityConfig()):
+        synthcity.generate(root, synthcity.SynthCityConfig(), overwrite=True)
     return root
 
 
