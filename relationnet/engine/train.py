@@ -43,6 +43,7 @@ from . import distributed, mechanism
 from .checkpoint import atomic_write_text, finish_interrupted_saves, read_meta, restore, save_checkpoint
 from .evaluate import evaluate
 from ..storage import folder_lock
+from .runlog import cpu_seconds, is_our_log, read_log, write_jsonl
 from .schedule import lr_at, stage_const_epochs
 
 
@@ -53,34 +54,6 @@ class Stage:
     lam: float
     epochs: int
     index: int = 0
-
-
-def cpu_seconds() -> float:
-    """CPU time (user + system, all threads) of this process and of its finished child processes (the data
-    loader's workers, joined at the end of each epoch)."""
-    try:
-        import resource
-    except ImportError:                                   # not on POSIX: this process only
-        return time.process_time()
-    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def train_seconds(folder: Path, key: str = "sec") -> float | None:
-    """Seconds of training logged in a run folder's metrics.jsonl files (all stages), as this module writes them:
-    wall time (``key="sec"``) or CPU time (``"cpu_sec"``); None when an epoch was logged without that key (a log
-    written before ``cpu_sec`` existed) or a line is not JSON, never a partial sum."""
-    total = 0.0
-    for log in [folder / "metrics.jsonl", *sorted(folder.glob("stage*/metrics.jsonl"))]:
-        try:
-            rows = _read_jsonl(log)
-        except ValueError:                # a line that is not JSON (written by hand?): no sum rather than a wrong one
-            return None
-        for row in rows:
-            if key not in row:
-                return None
-            total += float(row[key])
-    return round(total, 1)
 
 
 def stages(cfg: Config) -> list[Stage]:
@@ -161,60 +134,6 @@ def build_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimize
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     return torch.optim.AdamW(groups, lr=cfg.lr)
-
-
-def _read_jsonl(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def read_log(path: Path) -> tuple[list[dict], list[str]]:
-    """The epoch lines of a run's ``metrics.jsonl`` that can be read (JSON objects with an integer ``epoch``), and
-    one message per line that cannot (naming the file and the line): a resume keeps what it can."""
-    if not path.is_file():
-        return [], []
-    rows, bad = [], []
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as e:
-        return [], [f"{path}: cannot be read ({e})"]
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            r = json.loads(line)
-        except ValueError:
-            bad.append(f"{path} line {n}: not JSON (a write cut short?): dropped")
-            continue
-        if not isinstance(r, dict) or not isinstance(r.get("epoch"), int) or isinstance(r.get("epoch"), bool):
-            bad.append(f"{path} line {n}: no integer 'epoch': dropped")
-            continue
-        rows.append(r)
-    return rows, bad
-
-
-def _our_log(path: Path) -> bool:
-    """Whether ``path`` reads as this trainer's ``metrics.jsonl``: every line an epoch record (the last one may be cut
-    short by a kill), so that starting afresh may remove it; a file of anyone else's is never removed."""
-    try:
-        lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return False
-    for n, line in enumerate(lines):
-        try:
-            r = json.loads(line)
-        except ValueError:
-            if n == len(lines) - 1:
-                continue                         # a write cut short
-            return False
-        if not isinstance(r, dict) or not {"epoch", "step", "loss_total"} <= set(r):
-            return False
-    return True
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _freeze_bn(model: torch.nn.Module) -> None:
@@ -299,7 +218,7 @@ def _resume_or_start(r: _StageState, init_from: Path | None) -> dict | None:
             rows, bad = read_log(r.metrics_path)
             for b in bad:
                 tqdm.write(f"resume: {b}", file=sys.stderr)
-            _write_jsonl(r.metrics_path, [x for x in rows if x["epoch"] <= r.start_epoch])
+            write_jsonl(r.metrics_path, [x for x in rows if x["epoch"] <= r.start_epoch])
         if r.start_epoch >= r.st.epochs:
             results = r.sdir / "results.json"
             return json.loads(results.read_text()) if results.is_file() else meta
@@ -307,7 +226,7 @@ def _resume_or_start(r: _StageState, init_from: Path | None) -> dict | None:
         if init_from is not None:
             restore(init_from, r.model, rng=False)
         if r.main and r.metrics_path.is_file():  # a first epoch cut short leaves our log; anything else is the user's
-            if not _our_log(r.metrics_path):
+            if not is_our_log(r.metrics_path):
                 raise config_mod.ConfigError(f"{r.metrics_path} was not written by this trainer (no checkpoint beside "
                                              "it); move it away or train into another folder (--out)")
             r.metrics_path.unlink()

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from .. import config as config_mod
-from ..engine.train import ensure_dataset, resolve_device, train_seconds
+from ..engine.runlog import train_seconds
+from ..engine.train import ensure_dataset, resolve_device
 from ..paths import app_path
 from ..storage import atomic_write_text, folder_lock
 from .design import LAMBDAS, PAPER, demo_overrides

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import config as config_mod
-from ..engine.train import train_seconds
+from ..engine.runlog import train_seconds
 from ..storage import atomic_write_text, folder_lock
 from .design import Claim, LAMBDA_ARMS, PAPER_TABLE_II, SEEDS, SIZES, recipe
 from .figures import study1_figures

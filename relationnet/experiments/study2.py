@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from .. import config as config_mod
 from ..engine.train import train as s1_train
-from ..engine.train import train_seconds
+from ..engine.runlog import train_seconds
 from ..storage import atomic_write_text, folder_lock
 from . import stats
 from .design import Claim, recipe
