@@ -327,20 +327,26 @@ def to_input(rgb: np.ndarray) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- the tabs' array work
-def model_outputs(model, rgb: np.ndarray, steps: int) -> dict:
+def model_outputs(model, rgb: np.ndarray, steps: int, base: dict | None = None) -> dict:
     """What the tabs draw of one checkpoint on one image: the ``steps``-step prediction and its confidence, the
-    features and similarity logits (or None) of one forward pass, and the seconds it all took."""
+    features and similarity logits (or None) of one forward pass, and the seconds it all took. ``base``: this
+    checkpoint's 1-step outputs on the image, whose features and similarity a multi-step call reuses (no forward
+    pass of its own beyond the shifted test's)."""
     x = to_input(rgb)
     t0 = time.perf_counter()
     with torch.no_grad():
-        out = model(x, return_similarity=True)
-        if steps == 1:                        # the 1-step test is this forward's logits, upsampled: no second pass
-            probs = upsample_centered(out["logits"].float(), tuple(x.shape[-2:]), OUTPUT_STRIDE).softmax(1)[0]
-        else:
+        if base is not None and steps > 1:
+            features, sim = base["features"], base["similarity"]
             probs = predict(model, x, steps=steps)[0]
-    sim = out["similarity"][0] if "similarity" in out else None
+        else:
+            out = model(x, return_similarity=True)
+            features, sim = out["features"][0], (out["similarity"][0] if "similarity" in out else None)
+            if steps == 1:                    # the 1-step test is this forward's logits, upsampled: no second pass
+                probs = upsample_centered(out["logits"].float(), tuple(x.shape[-2:]), OUTPUT_STRIDE).softmax(1)[0]
+            else:
+                probs = predict(model, x, steps=steps)[0]
     return {"pred": probs.argmax(0).numpy().astype(np.uint8), "conf": probs.max(0).values.numpy(),
-            "features": out["features"][0], "similarity": sim, "seconds": time.perf_counter() - t0}
+            "features": features, "similarity": sim, "seconds": time.perf_counter() - t0}
 
 
 def scores_cityscapes(run: RunFolder) -> bool:
@@ -452,3 +458,14 @@ def study_table(study: dict) -> list[dict]:
              "reference": f"{r['ref']}: {fmt_mean_sd(r.get('ref_mean'), r.get('ref_sd'), r['n'])}",
              "what": r["title"]}
             for r in study.values()]
+
+
+def study2_table(study2: dict) -> list[dict]:
+    """Study 2's claims as rows: the verdict under study 1's rule, the equivalence verdict against the paper's effect
+    (docs/study/study2/METHOD.md), the seeds landed of those planned."""
+    return [{"claim": r["claim"], "verdict": r["verdict"], "equivalence": r.get("equivalence") or "—",
+             "paired difference [95 % CI]": fmt_ci(r),
+             "seeds": f"{r['n']} of {r['seeds_planned']}" if isinstance(r.get("seeds_planned"), int) else str(r["n"]),
+             "paper": r["paper"], "test": claim_formula(r["arm"], r["ref"], r["metric"], r.get("ref_metric", "")),
+             "what": r["title"]}
+            for r in study2.values()]

@@ -29,6 +29,7 @@ class Selection:
     steps: int                       # test steps (Fig. 5)
     alpha: float                     # overlay opacity
     study: dict | None = None        # the study's rows by claim (helpers.study_claims), None without a study
+    study2: dict | None = None       # study 2's rows by claim (docs/study/study2), None without it
 
     @property
     def chosen(self) -> list[helpers.RunFolder]:
@@ -36,7 +37,8 @@ class Selection:
         return [r for r in (self.run_a, self.run_b) if r is not None]
 
 
-def from_sidebar(runs: list[helpers.RunFolder], total_runs: int, runs_dir: Path, study: dict | None) -> Selection:
+def from_sidebar(runs: list[helpers.RunFolder], total_runs: int, runs_dir: Path, study: dict | None,
+                 study2: dict | None = None) -> Selection:
     """Draws the sidebar and returns what it chose. A link may name the checkpoints: ``?a=RUN&b=RUN``."""
     run_a, run_b = _checkpoints(runs, total_runs, runs_dir)
     st.sidebar.header("Image")
@@ -51,7 +53,8 @@ def from_sidebar(runs: list[helpers.RunFolder], total_runs: int, runs_dir: Path,
     steps = st.sidebar.select_slider("test steps (Fig. 5)", [1, 4, 16, 64], value=4, key="steps")
     alpha = st.sidebar.slider("overlay opacity", 0.0, 1.0, 0.6, key="alpha")
     return Selection(runs_dir=runs_dir, runs=tuple(runs), run_a=run_a, run_b=run_b, source=source, rgb=rgb,
-                     label=label, image_key=image_key, data_root=data_root, steps=steps, alpha=alpha, study=study)
+                     label=label, image_key=image_key, data_root=data_root, steps=steps, alpha=alpha, study=study,
+                     study2=study2)
 
 
 def _checkpoints(runs: list[helpers.RunFolder], total_runs: int, runs_dir: Path):

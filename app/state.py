@@ -3,6 +3,7 @@ validation scores of checkpoint pairs (Streamlit caches: one copy per server pro
 from __future__ import annotations
 
 import collections
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 import helpers
+from prefetch import Prefetcher
 from relationnet.data import Cityscapes, DatasetError, eval_transform
 from relationnet.data.labels import CITYSCAPES_CLASSES
 from relationnet.engine.checkpoint import CheckpointError, load_model
@@ -42,7 +44,8 @@ def cached_val_sample(root: str, index: int):
 @st.cache_data(show_spinner=False, max_entries=64)
 def cached_outputs(path: str, mtime: float, image_key: str, _rgb: np.ndarray, steps: int):
     model, _ = cached_model(path, mtime)
-    return helpers.model_outputs(model, _rgb, steps)
+    base = cached_outputs(path, mtime, image_key, _rgb, 1) if steps > 1 else None     # features: one forward
+    return helpers.model_outputs(model, _rgb, steps, base=base)
 
 
 def _mtime(run: helpers.RunFolder) -> float:
@@ -62,21 +65,62 @@ def load_run(run: helpers.RunFolder, runs_dir: Path):
 
 
 def outputs(run: helpers.RunFolder, image_key: str, rgb: np.ndarray, steps: int, runs_dir: Path):
-    """:func:`helpers.model_outputs` of a run on an image (cached), or None with the run's error shown."""
+    """:func:`helpers.model_outputs` of a run on an image (cached, or computed ahead by :func:`plan_ahead`), or None
+    with the run's error shown."""
     if load_run(run, runs_dir) is None:
         return None
     key = (str(run.checkpoint), _mtime(run), image_key, steps)
+    st.session_state.setdefault("_rn_used", {}).setdefault(image_key, set()).add((key[0], key[1], steps))
+    ahead = prefetcher().get(key)
+    if ahead is not None:
+        return ahead
     if key in _seen:                          # cached: no spinner flashing on a rerun
         return cached_outputs(*key[:3], rgb, steps)
     h, w = rgb.shape[:2]
-    with st.spinner(f"running {run.key} on this {w}×{h} image ({steps}-step test)…"):
-        out = cached_outputs(*key[:3], rgb, steps)
+    with st.spinner(f"running {run.key} on this {w}×{h} image ({steps}-step test)…"), prefetcher().foreground():
+        out = prefetcher().get(key)           # computed ahead while this run waited for its turn
+        if out is None:
+            out = cached_outputs(*key[:3], rgb, steps)
     _seen.add(key)
     return out
 
 
 #: (checkpoint, mtime, image, steps) already computed in this server process (their outputs are in the cache).
 _seen: set = set()
+
+#: Validation images after the one on screen whose outputs are computed while the page is idle.
+AHEAD = 2
+
+
+@st.cache_resource
+def prefetcher() -> Prefetcher:
+    """The server process's one background worker (prefetch.py)."""
+    return Prefetcher()
+
+
+def _val_outputs(model, root: str, index: int, steps: int, base_key: tuple) -> dict:
+    image, _, _ = Cityscapes(root, "val").load(index)
+    return helpers.model_outputs(model, image, steps, base=prefetcher().get(base_key))
+
+
+def plan_ahead(sel: Selection) -> None:
+    """After the page is drawn: what it ran on this validation image (each checkpoint at each test's steps), run on
+    the next :data:`AHEAD` images in the background, the 1-step outputs first (most tabs show those)."""
+    used = st.session_state.pop("_rn_used", {}).get(sel.image_key, set())
+    if sel.source != "validation image" or not sel.data_root or sel.rgb is None or not used:
+        return
+    try:
+        index, n = int(sel.image_key.rsplit(":", 1)[1]), len(cached_val_items(sel.data_root))
+    except (ValueError, DatasetError):
+        return
+    jobs = []
+    for i in range(index + 1, min(n, index + 1 + AHEAD)):
+        image_key = f"val:{sel.data_root}:{i}"
+        for path, mtime, steps in sorted(used, key=lambda u: (u[2], u[0])):
+            model, _ = cached_model(path, mtime)             # loaded by the page already
+            jobs.append(((path, mtime, image_key, steps), functools.partial(
+                _val_outputs, model, sel.data_root, i, steps, (path, mtime, image_key, 1))))
+    prefetcher().plan(jobs)
 
 
 # ---------------------------------------------------------------------------------------------- scoring the val set

@@ -25,6 +25,7 @@ import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
 import helpers  # noqa: E402
+import state  # noqa: E402
 from selection import from_sidebar  # noqa: E402
 from tabs import ablations, affinity, embedding, lambda_effect, per_class, predictions, runs, side_by_side  # noqa: E402
 from tabs import similarity  # noqa: E402
@@ -42,6 +43,7 @@ st.title(TITLE)
 
 RUNS_DIR = helpers.runs_dir()
 STUDY = helpers.study_claims(helpers.study_dir())
+STUDY2 = helpers.study_claims(helpers.study_dir() / "study2")
 found, total_runs = helpers.discover(RUNS_DIR)
 if not found:
     st.info(f"No checkpoints yet in `{helpers.shown_folder(RUNS_DIR)}`.\n\nMake them with the main job:\n\n"
@@ -50,7 +52,8 @@ if not found:
             "or `RELATIONNET_RUNS=DIR`.")
     st.stop()
 
-sel = from_sidebar(found, total_runs, RUNS_DIR, STUDY)
+sel = from_sidebar(found, total_runs, RUNS_DIR, STUDY, STUDY2)
 for tab, module in zip(st.tabs(TAB_NAMES), TABS.values()):
     with tab:
         module.render(sel)
+state.plan_ahead(sel)                      # the next validation images, while the user looks at this one

@@ -19,6 +19,7 @@ What one click costs, measured three ways on the same two checkpoints (demo stag
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import shutil
 import socket
@@ -98,17 +99,17 @@ def run_models(ms, rgb):
     return preds, feats
 
 
-def browser_clicks(runs: Path, rgb: np.ndarray, clicks: int) -> float | str:
-    """Median seconds from a real click on the affinity map to the page naming the clicked cell."""
+@contextlib.contextmanager
+def dashboard_page(runs: Path, query: str = ""):
+    """A running dashboard on ``runs`` and a headless Chromium on its page (None without chromium)."""
     chromium, driver_bin = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
     if not (chromium and driver_bin):
-        return "no chromium"
+        yield None
+        return
     from selenium import webdriver
-    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
     tmp = Path(tempfile.mkdtemp())
-    (tmp / "photo.png").write_bytes(encode_png(rgb))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -130,60 +131,141 @@ def browser_clicks(runs: Path, rgb: np.ndarray, clicks: int) -> float | str:
             opts.add_argument(a)
         d = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_bin), options=opts)
         try:
-            d.get(f"http://127.0.0.1:{port}/?a={PAIR[0]}&b={PAIR[1]}")
-            wait = WebDriverWait(d, 120, poll_frequency=0.01)
-            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role='tab']"))
-            wait.until(lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "label") if e.text.strip() == "upload"])
-            next(e for e in d.find_elements(By.CSS_SELECTOR, "label") if e.text.strip() == "upload").click()
-            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "input[type='file']"))
-            d.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(
-                str(tmp / "photo.png"))
-            next(t for t in d.find_elements(By.CSS_SELECTOR, "[role='tab']") if "Pixel affinity" in t.text).click()
-
-            def caption(d):
-                found = [c.text for c in d.find_elements(By.CSS_SELECTOR, "[data-testid='stCaptionContainer']")
-                         if "is centred on input pixel" in c.text and f"(0–{H // 8 - 1})" not in c.text]
-                return found[0] if found else None
-            wait.until(lambda d: caption(d) and d.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag"))
-            time.sleep(2)
-            # timed inside the page (performance.now): from the mouse press to the moment both maps' titles name
-            # the new cell, i.e. the new pictures are drawn; polling from here adds nothing to the figure
-            d.execute_script("""
-                window.__rnTimes = [];
-                document.addEventListener('mousedown', () => { window.__rnDown = performance.now(); }, true);
-                const titles = () => Array.from(document.querySelectorAll(
-                    '.st-key-aff_map_0 .gtitle, .st-key-aff_map_1 .gtitle')).map(e => e.textContent);
-                let last = titles().join('|');
-                new MutationObserver(() => {
-                    const t = titles();
-                    const now = t.join('|');
-                    if (t.length === 2 && now !== last && t[0].split('cell ')[1] === t[1].split('cell ')[1]) {
-                        last = now;
-                        if (window.__rnDown) { window.__rnTimes.push(performance.now() - window.__rnDown); }
-                        window.__rnDown = null;
-                    }
-                }).observe(document.body, {subtree: true, childList: true, characterData: true});
-            """)
-            rng = np.random.default_rng(0)
-            for _ in range(clicks):
-                n = d.execute_script("return window.__rnTimes.length")
-                plot = d.find_element(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag")
-                w, h = plot.size["width"], plot.size["height"]
-                dx, dy = (int(v) for v in rng.uniform(-0.4, 0.4, 2) * (w, h))
-                ActionChains(d).move_to_element_with_offset(plot, dx, dy).click().perform()
-                try:
-                    WebDriverWait(d, 30, poll_frequency=0.05).until(
-                        lambda d: d.execute_script("return window.__rnTimes.length") > n)
-                except Exception:        # the same cell clicked twice: nothing changes
-                    pass
-                time.sleep(0.3)
-            times = [t / 1000 for t in d.execute_script("return window.__rnTimes")]
-            return statistics.median(times) if times else "no click registered"
+            d.get(f"http://127.0.0.1:{port}/?a={PAIR[0]}&b={PAIR[1]}{query}")
+            WebDriverWait(d, 120, poll_frequency=0.01).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role='tab']"))
+            yield d
         finally:
             d.quit()
     finally:
         server.terminate()
         server.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _mark(d) -> None:
+    """Start timing in the page: from now, every change of the page is noted (performance.now)."""
+    d.execute_script("""
+        window.__rnMark = performance.now(); window.__rnLast = window.__rnMark;
+        if (!window.__rnObs) {
+          window.__rnObs = new MutationObserver(() => { window.__rnLast = performance.now(); });
+          window.__rnObs.observe(document.body, {subtree: true, childList: true, characterData: true,
+                                                 attributes: true}); }""")
+
+
+def _settled(d, quiet: float = 3.0, timeout: float = 300.0) -> float:
+    """Seconds from :func:`_mark` to the page's last change, once nothing has changed for ``quiet`` seconds and no
+    script run is shown in progress."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        since, running, took = d.execute_script("""return [performance.now() - window.__rnLast,
+            document.querySelectorAll("[data-testid='stStatusWidget'] *").length,
+            window.__rnLast - window.__rnMark];""")
+        if since >= quiet * 1000 and running == 0:
+            return took / 1000
+        time.sleep(0.1)
+    raise TimeoutError("the page did not settle")
+
+
+def _pictures(d) -> list[str]:
+    """The sources of the images in the visible tab (the Predictions tab's overlays)."""
+    return d.execute_script("""return Array.from(document.querySelectorAll("[role='tabpanel']"))
+        .filter(p => p.offsetParent !== null).flatMap(p => Array.from(p.querySelectorAll('img')))
+        .map(i => i.complete ? i.src : '');""")
+
+
+def browser_next_image(runs: Path, repeats: int = 3, idle: float = 30.0) -> dict | str:
+    """Seconds from a click on the sidebar's index "+" to the Predictions tab's pictures replaced (and to the whole
+    page settled), for the next validation image (computed ahead while the page sat ``idle`` seconds) and for an
+    image further on (typed in: its models run on the page)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    with dashboard_page(runs) as d:
+        if d is None:
+            return "no chromium"
+        _mark(d)
+        _settled(d, quiet=5.0)
+        next(t for t in d.find_elements(By.CSS_SELECTOR, "[role='tab']") if t.text.strip() == "Predictions").click()
+        times = {"ahead": [], "ahead settled": [], "far": [], "far settled": []}
+
+        def step(kind, act):
+            time.sleep(idle)                          # the user looks; the worker computes the next images
+            before = set(_pictures(d))
+            _mark(d)
+            t0 = time.perf_counter()
+            act()
+            while True:                               # every picture of the tab replaced by a loaded new one
+                now = _pictures(d)
+                if now and all(src and src not in before for src in now):
+                    break
+                time.sleep(0.01)
+            times[kind].append(time.perf_counter() - t0)
+            times[kind + " settled"].append(_settled(d))
+        up = "[data-testid='stSidebar'] [data-testid='stNumberInputStepUp']"
+        for _ in range(repeats):
+            step("ahead", lambda: d.find_element(By.CSS_SELECTOR, up).click())
+        box = "[data-testid='stSidebar'] [data-testid='stNumberInput'] input"
+        for target in (20, 40, 60)[:repeats]:         # far from anything shown: nothing computed ahead
+            step("far", lambda: (d.find_element(By.CSS_SELECTOR, box).send_keys(Keys.CONTROL, "a"),
+                                 d.find_element(By.CSS_SELECTOR, box).send_keys(str(target), Keys.ENTER)))
+        return {k: statistics.median(v) for k, v in times.items()}
+
+
+def browser_clicks(runs: Path, rgb: np.ndarray, clicks: int) -> float | str:
+    """Median seconds from a real click on the affinity map to the page naming the clicked cell."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    with dashboard_page(runs) as d:
+        if d is None:
+            return "no chromium"
+        tmp = Path(tempfile.mkdtemp())
+        (tmp / "photo.png").write_bytes(encode_png(rgb))
+        wait = WebDriverWait(d, 120, poll_frequency=0.01)
+        wait.until(lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "label") if e.text.strip() == "upload"])
+        next(e for e in d.find_elements(By.CSS_SELECTOR, "label") if e.text.strip() == "upload").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "input[type='file']"))
+        d.find_element(By.CSS_SELECTOR, "input[type='file']").send_keys(str(tmp / "photo.png"))
+        next(t for t in d.find_elements(By.CSS_SELECTOR, "[role='tab']") if "Pixel affinity" in t.text).click()
+
+        def caption(d):
+            found = [c.text for c in d.find_elements(By.CSS_SELECTOR, "[data-testid='stCaptionContainer']")
+                     if "is centred on input pixel" in c.text and f"(0–{H // 8 - 1})" not in c.text]
+            return found[0] if found else None
+        wait.until(lambda d: caption(d) and d.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag"))
+        time.sleep(2)
+        # timed inside the page (performance.now): from the mouse press to the moment both maps' titles name
+        # the new cell, i.e. the new pictures are drawn; polling from here adds nothing to the figure
+        d.execute_script("""
+            window.__rnTimes = [];
+            document.addEventListener('mousedown', () => { window.__rnDown = performance.now(); }, true);
+            const titles = () => Array.from(document.querySelectorAll(
+                '.st-key-aff_map_0 .gtitle, .st-key-aff_map_1 .gtitle')).map(e => e.textContent);
+            let last = titles().join('|');
+            new MutationObserver(() => {
+                const t = titles();
+                const now = t.join('|');
+                if (t.length === 2 && now !== last && t[0].split('cell ')[1] === t[1].split('cell ')[1]) {
+                    last = now;
+                    if (window.__rnDown) { window.__rnTimes.push(performance.now() - window.__rnDown); }
+                    window.__rnDown = null;
+                }
+            }).observe(document.body, {subtree: true, childList: true, characterData: true});
+        """)
+        rng = np.random.default_rng(0)
+        for _ in range(clicks):
+            n = d.execute_script("return window.__rnTimes.length")
+            plot = d.find_element(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag")
+            w, h = plot.size["width"], plot.size["height"]
+            dx, dy = (int(v) for v in rng.uniform(-0.4, 0.4, 2) * (w, h))
+            ActionChains(d).move_to_element_with_offset(plot, dx, dy).click().perform()
+            try:
+                WebDriverWait(d, 30, poll_frequency=0.05).until(
+                    lambda d: d.execute_script("return window.__rnTimes.length") > n)
+            except Exception:        # the same cell clicked twice: nothing changes
+                pass
+            time.sleep(0.3)
+        times = [t / 1000 for t in d.execute_script("return window.__rnTimes")]
+        return statistics.median(times) if times else "no click registered"
 
 
 def figure_variants(rgb: np.ndarray, aff: np.ndarray) -> dict:
@@ -242,21 +324,59 @@ def figure_draw_times(variants: dict, repeats: int = 9) -> list[dict] | str:
         d.quit()
 
 
+def tab_render_times(runs: Path) -> list[dict]:
+    """Seconds each tab's ``render`` takes when the sidebar steps to the next validation image, that image computed
+    ahead (AppTest, no browser): what the server does of the "index +" rows, tab by tab (median of 2 steps)."""
+    import os
+
+    from streamlit.testing.v1 import AppTest
+    os.environ["RELATIONNET_RUNS"] = str(runs)
+    at = AppTest.from_file(str(REPO / "app" / "streamlit_app.py"), default_timeout=600)
+    at.query_params["a"], at.query_params["b"] = PAIR
+    at.run()
+    import state
+    from tabs import ablations, affinity, embedding, lambda_effect, per_class, predictions, runs as runs_tab
+    from tabs import side_by_side, similarity
+    mods = [runs_tab, predictions, affinity, per_class, side_by_side, embedding, similarity, lambda_effect, ablations]
+    times: dict[str, list[float]] = {m.__name__.split(".")[-1]: [] for m in mods}
+    for m in mods:
+        def timed(sel, _f=m.render, _n=m.__name__.split(".")[-1]):
+            t = time.perf_counter()
+            _f(sel)
+            times[_n].append(time.perf_counter() - t)
+        m.render = timed
+    whole = []
+    for i in (1, 2):
+        state.prefetcher().wait_idle(600)
+        at.sidebar.number_input(key="val_index").set_value(i)
+        t = time.perf_counter()
+        at.run()
+        whole.append(time.perf_counter() - t)
+    rows = [{"tab": k, "s (median)": statistics.median(v)} for k, v in times.items() if v]
+    rows.append({"tab": "whole script run (AppTest)", "s (median)": statistics.median(whole)})
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser()
     p.add_argument("--runs", default=str(REPO / "runs" / "demo"))
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--browser", action="store_true", help="also time real clicks in headless Chromium")
     p.add_argument("--clicks", type=int, default=15)
+    p.add_argument("--tabs", action="store_true", help="also time each tab's render (AppTest) on the next image")
+    p.add_argument("--idle", type=float, default=30.0, help="seconds the page sits before stepping to the next image")
     p.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "dashboard_interaction.json"))
     a = p.parse_args(argv)
     torch.set_num_threads(2)
     ms, source = models(Path(a.runs))
     rgb = photo()
     x = helpers.to_input(rgb)
-    t = time.perf_counter()
     with torch.no_grad():
         outs = [{**m(x, return_similarity=True)} for m in ms]
+    t = time.perf_counter()
+    for m in ms:                     # what a new image costs the page at the sidebar's defaults: 1 step and 4 steps
+        helpers.model_outputs(m, rgb, 1)
+        helpers.model_outputs(m, rgb, 4)
     first = time.perf_counter() - t
     outs = [{"features": o["features"][0], "similarity": o["similarity"][0] if "similarity" in o else None}
             for o in outs]
@@ -265,14 +385,22 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     pick = iter([(int(rng.integers(0, H // 8)), int(rng.integers(0, W // 8))) for _ in range(10 * a.repeats + 10)])
     preds, feats = run_models(ms, rgb)
-    rows = [{"view": "first view of an image (both models, once; then cached)", "s (median)": first,
-             "≤ 0.5 s": "—"}]
+    rows = [{"view": "first view of an image no pass has seen (both models, 1 + 4 steps; then cached)",
+             "s (median)": first, "≤ 0.5 s": "no" if first > 0.5 else "yes"}]
     for name, fn in (("affinity click", lambda: affinity_click(rgb, outs, cells, next(pick))),
                      ("browse scored image (side by side)", lambda: browse(rgb, label, preds, feats)),
                      ("browse unscored image (models run, 1-step)", lambda: browse(rgb, label, *run_models(ms, rgb)))):
         s = median_time(fn, repeats=a.repeats if "unscored" not in name else max(1, a.repeats // 4))
         rows.append({"view": name, "s (median)": s, "≤ 0.5 s": "yes" if s <= 0.5 else "no"})
     if a.browser:
+        nxt = browser_next_image(Path(a.runs), idle=a.idle)
+        for k, view in (("ahead", "browser: index + → Predictions pictures, next image computed ahead while idle"),
+                        ("ahead settled", "browser: the same → whole page settled (all nine tabs)"),
+                        ("far", "browser: index typed → Predictions pictures, image not computed ahead"),
+                        ("far settled", "browser: the same → whole page settled (all nine tabs)")):
+            v = nxt[k] if isinstance(nxt, dict) else nxt
+            rows.append({"view": view, "s (median)": v,
+                         "≤ 0.5 s": ("yes" if v <= 0.5 else "no") if isinstance(v, float) else "—"})
         s = browser_clicks(Path(a.runs), rgb, a.clicks)
         rows.append({"view": "browser: click → map (real Chromium, Streamlit fragment rerun)",
                      "s (median)": s, "≤ 0.5 s": ("yes" if s <= 0.5 else "no") if isinstance(s, float) else "—"})
@@ -280,6 +408,9 @@ def main(argv=None):
         r["checkpoints"] = source
     report(f"Dashboard interaction at {H}×{W}, two checkpoints (CPU, {torch.get_num_threads()} threads; "
            "target ≤ 0.5 s click to picture)", rows, a.json)
+    if a.tabs:
+        report(f"Each tab's render when stepping to a computed-ahead validation image ({source})",
+               tab_render_times(Path(a.runs)), str(Path(a.json).with_name(Path(a.json).stem + "_tabs.json")))
     if a.browser:                 # why the figure is built the way it is: the designs it replaced, drawn side by side
         drawn = figure_draw_times(figure_variants(rgb, viz.cosine_affinity(outs[0]["features"], H // 16, W // 16)))
         if isinstance(drawn, list):

@@ -478,3 +478,105 @@ def test_one_step_outputs_come_from_one_forward_and_equal_predict(hw):
     ref = predict(m, helpers.to_input(rgb), steps=1)[0]
     assert np.array_equal(o["pred"], ref.argmax(0).numpy().astype(np.uint8))
     torch.testing.assert_close(torch.from_numpy(o["conf"]), ref.max(0).values)
+    calls.clear()                                 # a 4-step view given the 1-step outputs: only the shifted test runs
+    o4 = helpers.model_outputs(m, rgb, 4, base=o)
+    assert len(calls) == 1 and o4["features"] is o["features"]
+    ref4 = predict(m, helpers.to_input(rgb), steps=4)[0]
+    assert np.array_equal(o4["pred"], ref4.argmax(0).numpy().astype(np.uint8))
+    torch.testing.assert_close(torch.from_numpy(o4["conf"]), ref4.max(0).values)
+
+
+def test_prefetcher_runs_the_plan_in_order_after_the_page_and_keeps_the_last_entries():
+    """The background worker (app/prefetch.py): nothing starts while the page runs a model; jobs run in the plan's
+    order; a new plan drops what the old one had not started; done keys are skipped; a failing job is noted and the
+    rest run; only the last ``max_entries`` results are kept."""
+    import threading
+
+    from prefetch import Prefetcher
+    p = Prefetcher(max_entries=3)
+    log, release = [], threading.Event()
+
+    def job(k, block=False):
+        def f():
+            log.append(k)
+            if block:
+                release.wait(10)
+            if k == "bad":
+                raise OSError("unreadable image")
+            return {"k": k}
+        return f
+    with p.foreground():                                # the page is running a model
+        p.plan([(i, job(i)) for i in range(5)])
+        time.sleep(0.3)
+        assert log == []
+    assert p.wait_idle(10) and log == [0, 1, 2, 3, 4]
+    assert p.get(0) is None and p.get(1) is None and p.get(4) == {"k": 4}       # the last three kept
+    p.plan([(4, job("again")), ("bad", job("bad")), (5, job(5))])              # 4 is done: not run again
+    assert p.wait_idle(10) and log[5:] == ["bad", 5] and p.get(5) == {"k": 5} and p.get("bad") is None
+    assert any("unreadable image" in e for e in p.errors)
+    p.plan([("slow", job("slow", block=True)), (6, job(6))])
+    while "slow" not in log:
+        time.sleep(0.01)
+    p.plan([(7, job(7))])                               # replaces 6, which had not started
+    release.set()
+    assert p.wait_idle(10) and log[-2:] == ["slow", 7] and 6 not in log
+
+
+def test_the_next_validation_images_are_computed_ahead_equal_to_a_model_run_of_their_own(demo_runs, monkeypatch):
+    """After a validation image is shown, the next ones' outputs of both checkpoints (1 step and the sidebar's
+    steps) are computed in the background; they equal the checkpoint loaded and run on the image read from its
+    file, and stepping to the next image runs no model on the page (only the worker runs, for the images after)."""
+    import threading
+
+    import state
+    from relationnet.engine.checkpoint import load_model
+    from relationnet.models.fold import fold_batchnorm
+    at = app_test(demo_runs, monkeypatch).run()
+    no_exceptions(at)
+    assert at.sidebar.radio(key="source").value == "validation image" and at.sidebar.number_input(key="val_index").value == 0
+    assert state.prefetcher().wait_idle(300)
+    runs = {r.label: r for r in helpers.discover(demo_runs)[0]}
+    chosen = [runs[at.sidebar.selectbox(key=k).value] for k in ("run_a", "run_b")]
+    root = helpers.val_root(chosen[0].meta)
+    img_path = sorted((Path(root) / "leftImg8bit" / "val").rglob("*.png"))[1]
+    rgb = np.asarray(Image.open(img_path).convert("RGB"))
+    steps = at.sidebar.select_slider(key="steps").value
+    for r in chosen:
+        model = fold_batchnorm(load_model(str(r.checkpoint))[0])
+        for s in sorted({1, steps}):
+            key = (str(r.checkpoint), r.checkpoint.with_suffix(".safetensors").stat().st_mtime, f"val:{root}:1", s)
+            got, ref = state.prefetcher().get(key), helpers.model_outputs(model, rgb, s)
+            assert got is not None, (r.key, s)
+            assert np.array_equal(got["pred"], ref["pred"])
+            torch.testing.assert_close(got["features"], ref["features"])
+    calls = []
+    real = helpers.model_outputs
+    monkeypatch.setattr(helpers, "model_outputs",
+                        lambda *a, **k: calls.append(threading.current_thread().name) or real(*a, **k))
+    at.sidebar.number_input(key="val_index").set_value(1).run()
+    no_exceptions(at)
+    assert all(c == "relationnet-prefetch" for c in calls), calls         # none on the page's own thread
+    assert state.prefetcher().wait_idle(300)
+
+
+def test_ablations_tab_shows_study_2_apart_with_its_committed_intervals(demo_runs, monkeypatch):
+    """With the project's committed studies (no RELATIONNET_STUDY), the Ablations tab shows study 2 in its own table:
+    every claim of docs/study/study2/results.json, its verdict and seeds landed of planned, and each interval equal
+    to scipy's on the claim's per-seed differences."""
+    import json
+
+    from scipy import stats
+    monkeypatch.delenv("RELATIONNET_STUDY", raising=False)
+    committed = json.loads((REPO / "docs" / "study" / "study2" / "results.json").read_text())["claims"]
+    at = app_test(demo_runs, monkeypatch).run()
+    no_exceptions(at)
+    assert any(s.value.startswith("Study 2") for s in at.subheader)
+    table = next(d.value for d in at.dataframe if "equivalence" in d.value.columns)
+    assert list(table["claim"]) == [c["claim"] for c in committed]
+    for c in committed:
+        row = table[table["claim"] == c["claim"]].iloc[0]
+        assert row["verdict"] == c["verdict"] and row["seeds"] == f"{len(c['diffs'])} of {c['seeds_planned']}"
+        if len(c["diffs"]) >= 2:
+            ci = stats.ttest_1samp(c["diffs"], 0).confidence_interval()
+            lo, hi = row["paired difference [95 % CI]"].replace("−", "-").split("[")[1].rstrip("]").split(", ")
+            assert abs(float(lo) - ci.low) <= 0.051 and abs(float(hi) - ci.high) <= 0.051, (c["claim"], row)

@@ -1,4 +1,5 @@
-"""Ablations (Table I): the study's claims over seeds, this runs folder's one-run table, and the paper's numbers."""
+"""Ablations (Table I): both studies' claims over seeds (study 2 apart, with its equivalence verdicts), this runs
+folder's one-run table, and the paper's numbers."""
 from __future__ import annotations
 
 import re
@@ -11,13 +12,23 @@ from selection import Selection
 
 
 def render(sel: Selection) -> None:
-    st.subheader("The study: every claim over seeds")
+    st.subheader("Study 1: every claim over seeds")
     if sel.study is None:
         st.info("no study results found (docs/study/results.json): `relationnet study` writes them")
     else:
         st.caption("5 seeds per arm, paired by seed; the rule (95 % Student-t interval of the paired difference) was "
                    "written before the runs in docs/study/METHOD.md. Differences in points of %.")
         st.dataframe(helpers.study_table(sel.study), hide_index=True, key="study_table")
+    st.subheader("Study 2: SCL at the paper's effect size, alternating training in the paper's regime")
+    if sel.study2 is None:
+        st.info("no study-2 results found (docs/study/study2/results.json): `relationnet study --protocol 2` "
+                "writes them")
+    else:
+        st.caption("A separate study with its own protocol (docs/study/study2/METHOD.md, committed before its first "
+                   "record): fresh seeds, 20 for the SCL claims; the same 95 % rule, plus an equivalence verdict "
+                   "from the 90 % interval against the paper's effect. It runs in the background; *pending* rows "
+                   "say how many seeds have landed. Differences in points of %.")
+        st.dataframe(helpers.study2_table(sel.study2), hide_index=True, key="study2_table")
     st.subheader("This runs folder: one run per row")
     md = sel.runs_dir / "results.md"
     if md.is_file():
