@@ -42,10 +42,12 @@ def cached_val_sample(root: str, index: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def cached_outputs(path: str, mtime: float, image_key: str, _rgb: np.ndarray, steps: int):
+def cached_outputs(path: str, mtime: float, image_key: str, _rgb: np.ndarray, steps: int, _base: dict | None = None):
+    """``_base``: the 1-step outputs when known (computed ahead); else they come from this cache."""
     model, _ = cached_model(path, mtime)
-    base = cached_outputs(path, mtime, image_key, _rgb, 1) if steps > 1 else None     # features: one forward
-    return helpers.model_outputs(model, _rgb, steps, base=base)
+    if steps > 1 and _base is None:
+        _base = cached_outputs(path, mtime, image_key, _rgb, 1)                         # features: one forward
+    return helpers.model_outputs(model, _rgb, steps, base=_base if steps > 1 else None)
 
 
 def _mtime(run: helpers.RunFolder) -> float:
@@ -80,7 +82,7 @@ def outputs(run: helpers.RunFolder, image_key: str, rgb: np.ndarray, steps: int,
     with st.spinner(f"running {run.key} on this {w}×{h} image ({steps}-step test)…"), prefetcher().foreground():
         out = prefetcher().get(key)           # computed ahead while this run waited for its turn
         if out is None:
-            out = cached_outputs(*key[:3], rgb, steps)
+            out = cached_outputs(*key[:3], rgb, steps, _base=prefetcher().get((*key[:3], 1)) if steps > 1 else None)
     _seen.add(key)
     return out
 
@@ -104,8 +106,9 @@ def _val_outputs(model, root: str, index: int, steps: int, base_key: tuple) -> d
 
 
 def plan_ahead(sel: Selection) -> None:
-    """After the page is drawn: what it ran on this validation image (each checkpoint at each test's steps), run on
-    the next :data:`AHEAD` images in the background, the 1-step outputs first (most tabs show those)."""
+    """After the page is drawn: what the open tab ran on this validation image (each checkpoint at each test's
+    steps, and the 1-step outputs a multi-step view takes its features from), run on the next :data:`AHEAD` images
+    in the background, the 1-step outputs first."""
     used = st.session_state.pop("_rn_used", {}).get(sel.image_key, set())
     if sel.source != "validation image" or not sel.data_root or sel.rgb is None or not used:
         return
@@ -116,7 +119,8 @@ def plan_ahead(sel: Selection) -> None:
     jobs = []
     for i in range(index + 1, min(n, index + 1 + AHEAD)):
         image_key = f"val:{sel.data_root}:{i}"
-        for path, mtime, steps in sorted(used, key=lambda u: (u[2], u[0])):
+        wanted = used | {(path, mtime, 1) for path, mtime, _ in used}        # a multi-step view's features
+        for path, mtime, steps in sorted(wanted, key=lambda u: (u[2], u[0])):
             model, _ = cached_model(path, mtime)             # loaded by the page already
             jobs.append(((path, mtime, image_key, steps), functools.partial(
                 _val_outputs, model, sel.data_root, i, steps, (path, mtime, image_key, 1))))

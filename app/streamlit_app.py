@@ -53,7 +53,9 @@ if not found:
     st.stop()
 
 sel = from_sidebar(found, total_runs, RUNS_DIR, STUDY, STUDY2)
-for tab, module in zip(st.tabs(TAB_NAMES), TABS.values()):
-    with tab:
-        module.render(sel)
+# only the open tab runs (its models, its figures): a widget change reruns one tab, not nine
+for tab, module in zip(st.tabs(TAB_NAMES, key="tab", on_change="rerun"), TABS.values()):
+    if tab.open:
+        with tab:
+            module.render(sel)
 state.plan_ahead(sel)                      # the next validation images, while the user looks at this one

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import socket
 import subprocess
@@ -58,8 +57,13 @@ def main(argv=None):
                 old.unlink()
             for i, name in enumerate(TABS):
                 tab = next(t for t in d.find_elements(By.CSS_SELECTOR, "[role='tab']") if name in t.text)
-                tab.click()
-                time.sleep(6)
+                tab.click()                              # only the open tab runs: wait for its script run
+                time.sleep(2)
+                for _ in range(300):
+                    if not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget'] *"):
+                        break
+                    time.sleep(0.5)
+                time.sleep(4)
                 if name == "Pixel affinity":         # click a pixel of the road, left of the centre
                     plot = d.find_element(By.CSS_SELECTOR, ".st-key-aff_map_0 .nsewdrag")
                     ActionChains(d).move_to_element_with_offset(plot, -plot.size["width"] // 5,

@@ -35,36 +35,58 @@ def no_exceptions(at):
     assert not at.exception, [e.value for e in at.exception]
 
 
+def open_tab(at, name: str):
+    """Open one tab and rerun (only the open tab runs, as when a user clicks it)."""
+    at.session_state["tab"] = name
+    at.run()
+    no_exceptions(at)
+    return at
+
+
+def visit_tabs(at) -> dict:
+    """Open every tab in turn: what they showed between them (values; metric labels; tables as DataFrames)."""
+    kinds = ("error", "warning", "caption", "markdown", "info", "subheader", "metric", "table", "dataframe")
+    seen: dict = {k: [] for k in kinds} | {"plotly": 0}
+    for name in [t.label for t in at.tabs]:
+        open_tab(at, name)
+        for k in kinds:
+            seen[k] += [e.label if k == "metric" else e.value for e in getattr(at, k)]
+        seen["plotly"] += len(at.get("plotly_chart"))
+    return seen
+
+
 def test_all_tabs_render_with_demo_checkpoints(demo_runs, monkeypatch):
     at = app_test(demo_runs, monkeypatch).run()
     no_exceptions(at)
     assert at.title[0].value == "RelationNet workbench"
     assert len(at.tabs) == 9
-    assert not at.error, [e.value for e in at.error]
+    assert not any("disagree on" in c.value for c in at.caption)      # only the open tab (Runs) ran
+    seen = visit_tabs(at)
+    assert any("disagree on" in c for c in seen["caption"])            # the Predictions tab, once opened
+    assert not seen["error"], seen["error"]
     assert at.sidebar.selectbox(key="run_a").value.startswith("alternating/stage1")
     assert at.sidebar.selectbox(key="run_b").value.startswith("baseline")    # Fig. 1's comparison by default
-    md = " ".join(m.value for m in at.markdown)
+    md = " ".join(seen["markdown"])
     assert "Demo results" in md and "77.39" in md                     # ablation table next to the paper's
-    assert any("feature alignment" in m.label for m in at.metric)      # embedding tab
+    assert any("feature alignment" in m for m in seen["metric"])      # embedding tab
     import re
-    metric_tables = [t.value for t in at.table if "mIoU %" in t.value.columns]
+    metric_tables = [t for t in seen["table"] if "mIoU %" in t.columns]
     cells = [str(v) for t in metric_tables for v in t.drop(columns="test").to_numpy().ravel()]
     assert cells and all(re.fullmatch(r"\d+\.\d", c) for c in cells), cells           # metrics: one decimal
-    settings = {r["setting"]: r["value"] for r in next(t for t in at.table if "setting" in t.value.columns)
-                .value.to_dict("records")}                      # the first table: the chosen checkpoint's
+    settings = {r["setting"]: r["value"] for r in next(t for t in seen["table"] if "setting" in t.columns)
+                .to_dict("records")}                            # the first table: the chosen checkpoint's
     import json
     meta = json.loads((demo_runs / "alternating" / "stage1" / "last.json").read_text())
     assert settings["width"] == str(meta["model"]["width"]) and settings["λ"] == str(meta["lam"])   # as they were set
-    assert sum("background:rgb(" in m.value and "traffic sign" in m.value for m in at.markdown) == 1  # class legend
-    # compare two checkpoints, more test steps, a sample photo
+    assert sum("background:rgb(" in m and "traffic sign" in m for m in seen["markdown"]) == 1  # class legend
+    # compare two checkpoints, more test steps, a sample photo: every tab again
     at.sidebar.selectbox(key="run_b").select_index(1)
     at.sidebar.select_slider(key="steps").set_value(16)
-    at.run()
-    no_exceptions(at)
-    at.sidebar.radio(key="source").set_value("sample photo").run()
-    no_exceptions(at)
+    assert not visit_tabs(at)["error"]
+    at.sidebar.radio(key="source").set_value("sample photo")
+    assert not visit_tabs(at)["error"]
     # pick a pixel in the similarity tab
-    at.number_input(key="py").set_value(1).run()
+    open_tab(at, "Similarity maps").number_input(key="py").set_value(1).run()
     no_exceptions(at)
 
 
@@ -80,6 +102,7 @@ def test_researcher_views_affinity_per_class_side_by_side(demo_runs, monkeypatch
     assert at.sidebar.selectbox(key="run_a").value.startswith("baseline")
     assert at.sidebar.selectbox(key="run_b").value.startswith("alternating/stage3")
     # affinity: the coordinate picker moves the cell; the caption's numbers are the map's by hand
+    open_tab(at, "Pixel affinity")
     at.number_input(key="aff_y").set_value(2)
     at.number_input(key="aff_x").set_value(5).run()
     no_exceptions(at)
@@ -103,9 +126,10 @@ def test_researcher_views_affinity_per_class_side_by_side(demo_runs, monkeypatch
     base, _ = load_model(str(demo_runs / "baseline" / "last"))
     with torch.no_grad():
         pa, pb = (predict(m.eval(), ds[0]["image"][None], steps=4).argmax(1)[0] for m in (model, base))
+    open_tab(at, "Predictions")
     assert any(f"disagree on {100 * (pa != pb).float().mean():.1f} % of this image" in c.value for c in at.caption)
     # per class: scoring the validation set gives evaluate()'s mIoU and boundary mIoU
-    at.button(key="scan_per_class").click().run()
+    open_tab(at, "Per class & contours").button(key="scan_per_class").click().run()
     no_exceptions(at)
     line = next(m.value for m in at.markdown if m.value.startswith("**baseline**: mIoU"))
     n = len(ds)
@@ -119,7 +143,7 @@ def test_researcher_views_affinity_per_class_side_by_side(demo_runs, monkeypatch
         at.radio(key="pc_cm").set_value(option).run()
         no_exceptions(at)
     # side by side: images ordered by disagreement, the most first
-    options = at.selectbox(key="sbs_pick").options
+    options = open_tab(at, "Side by side").selectbox(key="sbs_pick").options
     import re
     shares = [float(re.search(r": ([\d.]+) % of pixels differ", o).group(1)) for o in options]
     assert len(options) == n and shares == sorted(shares, reverse=True)
@@ -144,8 +168,9 @@ def test_a_checkpoint_of_another_class_count_is_refused_by_the_scoring_views(dem
     at.run()
     no_exceptions(at)
     assert at.sidebar.selectbox(key="run_b").value.startswith("context")
-    assert any("baseline: 19, context: 59 classes" in w.value for w in at.warning), [w.value for w in at.warning]
-    assert any("context predicts 59 classes, not the 19" in c.value for c in at.caption)   # no IoU against 19
+    seen = visit_tabs(at)
+    assert any("baseline: 19, context: 59 classes" in w for w in seen["warning"]), seen["warning"]
+    assert any("context predicts 59 classes, not the 19" in c for c in seen["caption"])   # no IoU against 19
 
 
 def test_a_corrupt_validation_label_stops_scoring_with_its_name(demo_runs, tiny_root, tmp_path, monkeypatch):
@@ -163,7 +188,7 @@ def test_a_corrupt_validation_label_stops_scoring_with_its_name(demo_runs, tiny_
     at = app_test(runs, monkeypatch)
     at.query_params["a"], at.query_params["b"] = "baseline", "alternating/stage3"
     at.run()
-    at.button(key="scan_per_class").click().run()
+    open_tab(at, "Per class & contours").button(key="scan_per_class").click().run()
     no_exceptions(at)
     assert any("scoring stopped" in e.value and bad.name in e.value for e in at.error), [e.value for e in at.error]
 
@@ -235,13 +260,15 @@ def test_corrupt_checkpoint_is_named_and_the_rest_works(demo_runs, tmp_path, mon
     at.sidebar.selectbox(key="run_a").set_value(next(o for o in at.sidebar.selectbox(key="run_a").options
                                                      if o.startswith("alternating/stage2 "))).run()
     no_exceptions(at)
-    assert any("stage2/last.safetensors" in e.value for e in at.error)
+    errors = visit_tabs(at)["error"]
+    assert any("stage2/last.safetensors" in e for e in errors), errors
     assert at.sidebar.selectbox(key="run_b").value == "(none)"       # an unreadable baseline is not the default
     at.sidebar.selectbox(key="run_b").set_value(next(o for o in at.sidebar.selectbox(key="run_b").options
                                                      if o.startswith("baseline "))).run()
     no_exceptions(at)
-    assert any("baseline/last.json is not a readable checkpoint" in e.value for e in at.error)
-    shown = [e.value for e in at.error] + [w.value for w in at.sidebar.warning] + [c.value for c in at.sidebar.caption]
+    errors += visit_tabs(at)["error"]
+    assert any("baseline/last.json is not a readable checkpoint" in e for e in errors), errors
+    shown = errors + [w.value for w in at.sidebar.warning] + [c.value for c in at.sidebar.caption]
     assert not [t for t in shown if str(tmp_path) in t], shown          # paths relative to the runs folder
 
 
@@ -269,7 +296,7 @@ def test_any_runs_folder_each_bad_entry_one_line_the_good_runs_work(demo_runs, t
     options = at.sidebar.selectbox(key="run_a").options
     assert at.sidebar.selectbox(key="run_a").value.startswith("alternating/stage1")
     assert at.sidebar.selectbox(key="run_b").value.startswith("baseline")    # Fig. 1's comparison by default             # a good run works
-    assert not at.error, [e.value for e in at.error]                                           # and renders
+    assert not visit_tabs(at)["error"]                                                         # and renders
     assert not any(o.startswith(("empty", "half", "loop")) for o in options)
     for key, where, message in (("alternating/stage2", "error", "invalid model"),
                                 ("alternating/stage3", "error", "does not fit"),
@@ -278,12 +305,12 @@ def test_any_runs_folder_each_bad_entry_one_line_the_good_runs_work(demo_runs, t
         no_exceptions(at)
         if where == "warning":
             assert sum(message in w.value for w in at.sidebar.warning) == 1, [w.value for w in at.sidebar.warning]
-            at.sidebar.radio(key="source").set_value("sample photo").run()        # the run itself still loads
-            no_exceptions(at)
-            assert not at.error, [e.value for e in at.error]
+            at.sidebar.radio(key="source").set_value("sample photo")            # the run itself still loads
+            assert not visit_tabs(at)["error"]
         else:
-            assert sum(message in e.value for e in at.error) >= 1, [e.value for e in at.error]
-            assert all(str(tmp_path) not in e.value for e in at.error)
+            errors = visit_tabs(at)["error"]
+            assert sum(message in e for e in errors) >= 1, errors
+            assert all(str(tmp_path) not in e for e in errors)
         at.sidebar.radio(key="source").set_value("validation image").run()
 
 
@@ -334,19 +361,20 @@ def test_study_tabs_read_the_study(demo_runs, tmp_path, monkeypatch):
     monkeypatch.setenv("RELATIONNET_STUDY", str(tmp_path / "study"))
     at = app_test(demo_runs, monkeypatch).run()
     no_exceptions(at)
-    table = next(d.value for d in at.dataframe if "claim" in d.value.columns)
+    seen = visit_tabs(at)
+    table = next(d for d in seen["dataframe"] if "claim" in d.columns)
     row = table[table["claim"] == "F6-λ0.1"].iloc[0]
     assert row["verdict"] == "reproduced" and row["seeds"] == 5
     assert row["paired difference [95 % CI]"] == expected                   # scipy's interval, one decimal
     assert row["test"] == "A4 − A3 (step1.miou)"
     assert table[table["claim"] == "T2-Interaction"].iloc[0]["test"] == "(A3 − B2) − (A2 − B1) (step1.miou)"
-    assert len(at.get("plotly_chart")) >= 1
-    assert any("λ = 0.1 vs 0: +1.0" in c.value for c in at.caption)
+    assert seen["plotly"] >= 1
+    assert any("λ = 0.1 vs 0: +1.0" in c for c in seen["caption"])
     # no study: the tabs say so and the rest still works
     monkeypatch.setenv("RELATIONNET_STUDY", str(tmp_path / "nothing"))
     at = app_test(demo_runs, monkeypatch).run()
     no_exceptions(at)
-    assert any("relationnet study" in i.value for i in at.info)
+    assert any("relationnet study" in i for i in visit_tabs(at)["info"])
 
 
 def test_uploads(demo_runs, monkeypatch):
@@ -399,6 +427,7 @@ CHROMEDRIVER = shutil.which("chromedriver")
 def test_real_browser(demo_runs, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
@@ -442,14 +471,26 @@ def test_real_browser(demo_runs, tmp_path):
                          if "is centred on input pixel" in c.text]
                 return found[0] if found else False
             before = wait.until(cell_caption)
+            wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget'] *"))
+            time.sleep(1)                                # the tab's script run (only the open tab runs) is done
             plot = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag"))
             w, h = plot.size["width"], plot.size["height"]
             ActionChains(driver).move_to_element_with_offset(plot, -w // 3, h // 3).click().perform()
             after = wait.until(lambda d: (cell_caption(d) or before) != before and cell_caption(d))
-            titles = [t.text for t in driver.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_0 .gtitle, "
-                                                                            ".st-key-aff_map_1 .gtitle")]
             cell = after.split("cell ")[1].split(" is centred")[0]                       # "(r, c)"
-            assert titles == [f"baseline: cosine to cell {cell}", f"alternating/stage3: cosine to cell {cell}"], titles
+            want = [f"baseline: cosine to cell {cell}", f"alternating/stage3: cosine to cell {cell}"]
+
+            def titles(d):
+                try:
+                    return [t.text for t in d.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_0 .gtitle, "
+                                                                            ".st-key-aff_map_1 .gtitle")]
+                except StaleElementReferenceException:           # a map being redrawn: read it again
+                    return []
+            try:
+                WebDriverWait(driver, 30).until(lambda d: titles(d) == want)
+            except TimeoutException:
+                pass
+            assert titles(driver) == want, titles(driver)
             def rc(caption):
                 return tuple(int(v) for v in caption.split("cell (")[1].split(")")[0].split(", "))
             assert rc(after)[0] > rc(before)[0] and rc(after)[1] < rc(before)[1]   # lower left of the centre cell
@@ -523,16 +564,15 @@ def test_prefetcher_runs_the_plan_in_order_after_the_page_and_keeps_the_last_ent
 
 
 def test_the_next_validation_images_are_computed_ahead_equal_to_a_model_run_of_their_own(demo_runs, monkeypatch):
-    """After a validation image is shown, the next ones' outputs of both checkpoints (1 step and the sidebar's
-    steps) are computed in the background; they equal the checkpoint loaded and run on the image read from its
+    """After a validation image is shown in the Predictions tab, the next ones' outputs of both checkpoints (at the
+    sidebar's steps, and at 1 step for their features) are computed in the background; they equal the checkpoint loaded and run on the image read from its
     file, and stepping to the next image runs no model on the page (only the worker runs, for the images after)."""
     import threading
 
     import state
     from relationnet.engine.checkpoint import load_model
     from relationnet.models.fold import fold_batchnorm
-    at = app_test(demo_runs, monkeypatch).run()
-    no_exceptions(at)
+    at = open_tab(app_test(demo_runs, monkeypatch).run(), "Predictions")          # 1-step features, 4-step test
     assert at.sidebar.radio(key="source").value == "validation image" and at.sidebar.number_input(key="val_index").value == 0
     assert state.prefetcher().wait_idle(300)
     runs = {r.label: r for r in helpers.discover(demo_runs)[0]}
@@ -568,8 +608,7 @@ def test_ablations_tab_shows_study_2_apart_with_its_committed_intervals(demo_run
     from scipy import stats
     monkeypatch.delenv("RELATIONNET_STUDY", raising=False)
     committed = json.loads((REPO / "docs" / "study" / "study2" / "results.json").read_text())["claims"]
-    at = app_test(demo_runs, monkeypatch).run()
-    no_exceptions(at)
+    at = open_tab(app_test(demo_runs, monkeypatch).run(), "Ablations")
     assert any(s.value.startswith("Study 2") for s in at.subheader)
     table = next(d.value for d in at.dataframe if "equivalence" in d.value.columns)
     assert list(table["claim"]) == [c["claim"] for c in committed]
