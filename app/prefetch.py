@@ -5,8 +5,9 @@ on two cores, and the 4-step test is four).
 One daemon thread per server process runs the jobs of the latest plan, one model run at a time. The page's own model
 runs go first: they hold :meth:`Prefetcher.foreground` while they compute, and the thread starts no job while one is
 waiting or running (a job already under way finishes first: at most one model run's wait). A plan replaces the one
-before it, so only the images next to the one on screen are computed. Results are kept for the last ``max_entries``
-(checkpoint, image, steps) keys.
+before it, so only the images next to the one on screen are computed. Results are kept for the most recent
+(checkpoint, image, steps) keys, at most ``max_entries`` of them and ``max_bytes`` of arrays (a Cityscapes image's
+outputs are tens of MB).
 """
 from __future__ import annotations
 
@@ -19,10 +20,17 @@ from typing import Callable, Hashable
 Job = tuple[Hashable, Callable[[], dict]]
 
 
+def nbytes(out: dict) -> int:
+    """Bytes of the arrays and tensors in one result."""
+    return sum(int(v.nbytes) if hasattr(v, "nbytes") else int(v.numel() * v.element_size()) if hasattr(v, "numel")
+               else 0 for v in out.values())
+
+
 class Prefetcher:
-    def __init__(self, max_entries: int = 48):
-        self.max_entries = max_entries
+    def __init__(self, max_entries: int = 48, max_bytes: int = 512 * 2**20):
+        self.max_entries, self.max_bytes = max_entries, max_bytes
         self._done: collections.OrderedDict = collections.OrderedDict()
+        self._bytes: dict = {}
         self._plan: list[Job] = []
         self._lock = threading.Lock()            # guards _done, _plan, _waiting
         self._compute = threading.Lock()         # one model run at a time, the page's or a job's
@@ -44,8 +52,11 @@ class Prefetcher:
         with self._lock:
             self._done[key] = out
             self._done.move_to_end(key)
-            while len(self._done) > self.max_entries:
-                self._done.popitem(last=False)
+            self._bytes[key] = nbytes(out)
+            while len(self._done) > 1 and (len(self._done) > self.max_entries or
+                                           sum(self._bytes.values()) > self.max_bytes):
+                old, _ = self._done.popitem(last=False)
+                self._bytes.pop(old, None)
 
     def plan(self, jobs: list[Job]) -> None:
         """Compute these next, in this order (instead of what was planned before), skipping keys already done."""

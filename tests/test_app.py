@@ -555,6 +555,10 @@ def test_prefetcher_runs_the_plan_in_order_after_the_page_and_keeps_the_last_ent
     p.plan([(4, job("again")), ("bad", job("bad")), (5, job(5))])              # 4 is done: not run again
     assert p.wait_idle(10) and log[5:] == ["bad", 5] and p.get(5) == {"k": 5} and p.get("bad") is None
     assert any("unreadable image" in e for e in p.errors)
+    big = Prefetcher(max_bytes=3000)                    # arrays of 1 000 bytes: the last three kept
+    for k in range(5):
+        big.put(k, {"a": np.zeros(1000, np.uint8), "n": k})
+    assert [k for k in range(5) if big.get(k) is not None] == [2, 3, 4]
     p.plan([("slow", job("slow", block=True)), (6, job(6))])
     while "slow" not in log:
         time.sleep(0.01)
