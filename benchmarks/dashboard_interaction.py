@@ -395,9 +395,9 @@ def main(argv=None):
     if a.browser:
         nxt = browser_next_image(Path(a.runs), idle=a.idle)
         for k, view in (("ahead", "browser: index + → Predictions pictures, next image computed ahead while idle"),
-                        ("ahead settled", "browser: the same → whole page settled (all nine tabs)"),
+                        ("ahead settled", "browser: the same → whole page settled"),
                         ("far", "browser: index typed → Predictions pictures, image not computed ahead"),
-                        ("far settled", "browser: the same → whole page settled (all nine tabs)")):
+                        ("far settled", "browser: the same → whole page settled")):
             v = nxt[k] if isinstance(nxt, dict) else nxt
             rows.append({"view": view, "s (median)": v,
                          "≤ 0.5 s": ("yes" if v <= 0.5 else "no") if isinstance(v, float) else "—"})
