@@ -467,8 +467,11 @@ def test_real_browser(demo_runs, tmp_path):
             next(t for t in driver.find_elements(By.CSS_SELECTOR, "[role='tab']") if "Pixel affinity" in t.text).click()
 
             def cell_caption(d):
-                found = [c.text for c in d.find_elements(By.CSS_SELECTOR, "[data-testid='stCaptionContainer']")
-                         if "is centred on input pixel" in c.text]
+                try:
+                    found = [t for t in (c.text for c in d.find_elements(
+                        By.CSS_SELECTOR, "[data-testid='stCaptionContainer']")) if "is centred on input pixel" in t]
+                except StaleElementReferenceException:           # the tab being redrawn: look again
+                    return False
                 return found[0] if found else False
             before = wait.until(cell_caption)
             wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget'] *"))
