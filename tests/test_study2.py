@@ -15,7 +15,7 @@ from conftest import tiny_overrides
 
 
 def test_the_plan_is_the_protocols():
-    plan = study2.planned("full")
+    plan = study2.planned("full", cut=False)
     ids = [(a.id, s) for s, a in plan]
     assert len(set(ids)) == len(ids)
     scl = sorted(s for a, s in ids if a == "S4")
@@ -30,6 +30,18 @@ def test_the_plan_is_the_protocols():
     # every pair of a claim is inside study 2: no claim names an arm of study 1
     known = {a.id for a in study2.arms("full")}
     assert all(c.arm in known and c.ref in known for c in study2.CLAIMS)
+
+
+def test_the_budget_cut_leaves_out_s5_only_and_its_claims_say_so():
+    """METHOD.md, Changes (the check after round 0): S5 cut, every other arm keeps all its seeds."""
+    full, cut = study2.planned("full", cut=False), study2.planned("full")
+    assert [x for x in full if x[1].id != "S5"] == cut and len(full) - len(cut) == 20
+    assert [a.id for _, a in study2.planned("ci")].count("S5") == 2      # the cut is the full study's only
+    rows = {r["claim"]: r for r in study2.claim_table({}, "full")}
+    assert rows["F6-λ1"]["verdict"] == rows["F6-best-vs-λ1"]["verdict"] == ("not run (contingent; cut by the "
+                                                                               "budget check: METHOD.md, Changes)")
+    assert rows["T1-SCL"]["seeds_planned"] == 20 and rows["Curve-2000"]["seeds_planned"] == 3
+    assert "S5" in study2.describe("full") and "cut by the budget check" in study2.describe("full")
 
 
 def test_twenty_seeds_give_the_power_the_protocol_states():
@@ -159,11 +171,12 @@ def test_fine_limit_and_coarse_epochs_pick_their_data(tiny_root):
 def test_the_budget_check_counts_only_epochs_that_had_the_machine(tmp_path):
     log = tmp_path / "seed100" / "S3" / "metrics.jsonl"
     log.parent.mkdir(parents=True)
-    rows = [(50, 100.0, 110.0), (100, 100.0, 195.0), (150, 100.0, 205.0), (200, 50.0, 100.0)]   # step, sec, cpu
+    rows = [(50, 100.0, 110.0), (100, 100.0, 195.0), (150, 100.0, 205.0), (200, 50.0, 100.0),    # step, sec, cpu
+            (250, 100.0, 165.0), (300, 100.0, 155.0)]        # 1.65 cores: alone (PASSIVE threads); 1.55: shared
     log.write_text("".join(json.dumps({"epoch": i + 1, "step": s, "sec": w, "cpu_sec": c}) + "\n"
                            for i, (s, w, c) in enumerate(rows)))
     rate, n = study2.alone_rate(tmp_path)
-    assert n == 3 and rate == pytest.approx(3.9)          # 195/50, 205/50, 100/50: median 3.9; 1.1 cores left out
+    assert n == 4 and rate == pytest.approx(3.6)    # 195/50, 205/50, 100/50, 165/50: median 3.6; 1.1, 1.55 left out
     assert "waits for 10 epochs" in study2.budget_projection(tmp_path)
 
 
