@@ -149,7 +149,7 @@ def main(argv=None):
                      "train peak MiB": memory_of(name, h, w, b, True), "infer peak MiB": memory_of(name, h, w, b, False),
                      "forward GFLOP": flops / 1e9 / b,
                      "forward % of matmul FLOP/s": 100 * flops / t_inf / peak})
-        del model, opt
+        model = opt = None                                  # free them before the next model
     ref = next((r for r in rows if r["model"] == "deeplabv3_resnet101"), None)
     for r in rows:
         r["train time / deeplabv3"] = ref["train img/s"] / r["train img/s"] if ref else float("nan")
@@ -189,7 +189,7 @@ def main(argv=None):
         shares.append({"model": LABELS.get(name, name), "SCL branch % of train step (paired difference)": scl,
                        "SCL branch % of train step (timed alone)": scl_alone,
                        "relation module % of inference": rel})
-        del model, opt
+        model = opt = None                                  # free them before the next model
     report("Component shares (targets: SCL ≤ 5 % of a training step, relation ≤ 15 % of inference)", shares,
            a.json.replace(".json", "_shares.json"))
 

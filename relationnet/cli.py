@@ -263,7 +263,7 @@ def cmd_compare(args) -> int:
     for name, a, b in rows:
         print(f"{name:<16} {a:6.1f} {b:6.1f} {np.nan_to_num(a) - np.nan_to_num(b):+6.1f}")
     order = by_disagreement(res["images"])
-    print(f"\nimages where they disagree most (% of scored pixels right in one only):")
+    print("\nimages where they disagree most (% of scored pixels right in one only):")
     for im in order[:args.top]:
         a, b = (100 * v / max(im["scored"], 1) for v in im["only"])
         print(f"  val {im['index']:<4} {im['name']}: {a + b:.1f} % (only A {a:.1f} %, only B {b:.1f} %)")

@@ -145,7 +145,7 @@ def test_synthcity_is_read_by_the_cityscapes_loader(tiny_synthcity):
     coarse = rn.data.Cityscapes(tiny_synthcity, "train", annotation="coarse")
     extra = rn.data.Cityscapes(tiny_synthcity, "train_extra", annotation="coarse")
     assert (len(train), len(val), len(coarse), len(extra)) == (12, 6, 12, 8)
-    classes, ignored = set(), []
+    classes = set()
     for ds in (train, val):
         for i in range(len(ds)):
             s = ds[i]
