@@ -128,3 +128,76 @@ def mechanism_figure(records: dict, arm: str, results: Path) -> str | None:
     name = f"mechanism_{arm}.png"
     fig.savefig(Path(results) / name, dpi=100)
     return name
+
+
+#: The alternating figure's arms at 500 steps beside the fine-only curve: arm -> (marker, colour, label).
+ALT_MARKERS = {"D1": ("v", "tab:red", "D1 alternating, restarted stages"),
+               "E1": ("s", "tab:purple", "E1 (a) D1's stages, all fine"),
+               "E2": ("D", "tab:green", "E2 (b) one schedule, coarse segment"),
+               "F1": ("^", "tab:brown", "F1 (c) scarce fine, alternating"),
+               "F2": ("o", "tab:olive", "F2 (c) scarce fine, fine only")}
+
+
+def alternating_figure(rows: list[dict], records: dict, steps: dict, results: Path, claims: tuple,
+                       study1: dict | None = None) -> str | None:
+    """Study 2's alternating-training figure, ``alternating.png``: left, val mIoU against training steps, the
+    fine-only curve (``steps``: arm -> its steps, e.g. A4 300, D2 500, G1 1 000, G2 2 000; a dot per seed, a line
+    through the means) with the 500-step arms of (a)–(c) beside it; right, the paired differences of ``claims``
+    (95 % interval for two or more seeds, a hollow dot per seed before that; study 1's Alt-Budget in grey).
+    None when no record of any of these arms has landed."""
+    from matplotlib.figure import Figure
+    from .stats import metric_value
+
+    def values(arm):
+        out = []
+        for (a, _), r in sorted(records.items()):
+            if a == arm:
+                try:
+                    out.append(metric_value(r, "step1.miou"))
+                except (KeyError, TypeError, ValueError):
+                    continue
+        return out
+    curve = [(steps[a], values(a)) for a in steps]
+    if not any(v for _, v in curve) and not any(values(a) for a in ALT_MARKERS):
+        return None
+    fig = Figure(figsize=(12, 4.6))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.15]})
+    pts = [(x, v) for x, v in curve if v]
+    for x, v in pts:
+        left.plot([x] * len(v), v, ".", color="tab:blue", alpha=0.45)
+    left.plot([x for x, _ in pts], [mean(v) for _, v in pts], "o-", color="tab:blue",
+              label="fine only: " + ", ".join(f"{a} {s}" for a, s in steps.items()))
+    at = steps.get("D2", 500)
+    for i, (arm, (m, colour, label)) in enumerate(ALT_MARKERS.items()):
+        v = values(arm)
+        if v:
+            x = at * (1.05 + 0.05 * i)
+            left.plot([x] * len(v), v, m, color=colour, ms=4, alpha=0.45)
+            left.plot(x, mean(v), m, color=colour, ms=8, mfc="none", mew=1.6, label=f"{label} ({len(v)})")
+    left.set_xscale("log", base=2)
+    left.set_xticks(sorted(steps.values()), [str(s) for s in sorted(steps.values())])
+    left.set_xlabel("training steps (batch 8)", fontsize=8)
+    left.set_ylabel("val mIoU, %", fontsize=8)
+    left.set_title("fine-only curve (d) and the 500-step arms of (a)–(c)", fontsize=9)
+    left.legend(fontsize=6.5, loc="lower right")
+    shown = [r for r in rows if r["claim"] in claims]
+    if study1:
+        shown = [{**study1, "claim": "study 1: Alt-Budget"}] + shown
+    y = list(range(len(shown)))[::-1]
+    for yi, r in zip(y, shown):
+        colour = {"reproduced": "tab:green", "contradicted": "tab:red"}.get(r.get("verdict"), "tab:gray")
+        if r["claim"].startswith("study 1"):
+            colour = "0.55"
+        if r.get("n", 0) >= 2:
+            right.errorbar(r["mean"], yi, xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]], fmt="o", color=colour,
+                           capsize=3)
+        for d in r.get("diffs") or []:
+            right.plot(d, yi, "o", mfc="none", color=colour, ms=4, alpha=0.6)
+    right.axvline(0, color="k", lw=0.8)
+    right.set_yticks(y, [f"{r['claim']}: {r['arm']} − {r['ref']} ({r.get('n', 0)}/{r.get('seeds_planned', r.get('n', 0))})"
+                         for r in shown], fontsize=7)
+    right.set_xlabel("paired difference, points of mIoU (95 % interval; hollow dots: one seed each)", fontsize=8)
+    right.set_title("green reproduced, red contradicted, grey inconclusive or pending", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(Path(results) / "alternating.png", dpi=100)
+    return "alternating.png"

@@ -30,10 +30,11 @@ from ..engine.runlog import train_seconds
 from ..storage import atomic_write_text, folder_lock
 from . import stats
 from .design import Claim, recipe
-from .figures import mechanism_figure
+from .figures import alternating_figure, mechanism_figure
 from .study1 import claim_formula
 from .records import commit_record, device_name, is_ancestor, mechanism_rows, provenance
 from .runs import Arm, arm_config, default_root, record_path, train_and_evaluate
+from .study2_page import ALT_CLAIMS, alternating_lines, coarse_lines, mechanism_lines
 
 PROTOCOL = "study2"
 OUT = "runs/study2"
@@ -366,62 +367,23 @@ def tabulate(results: str | Path = RESULTS, size: str = "full", extra: dict | No
                      f"{r['verdict']} | {eq} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title} (seeds {a.seeds[0]}–{a.seeds[-1]})"
                                                    for a in arms(size)) + "."]
+    s1 = results.parent / "results.json"
+    try:
+        s1_budget = next((c for c in json.loads(s1.read_text())["claims"] if c["claim"] == "Alt-Budget"), None)
+    except (OSError, ValueError, KeyError, TypeError):
+        s1_budget = None
+    curve = {"A4": recipe(size).base, **{a.id: a.train_steps for a in arms(size) if a.id in ("D2", "G1", "G2")}}
+    fig = alternating_figure(rows, records, curve, results, ALT_CLAIMS, s1_budget)
+    lines += alternating_lines(rows, s1, fig)
     fig = mechanism_figure(records, "S4", results)
     if fig:
         lines += ["", "## What SCL does during training (S4)", "",
                   "The mechanism lines of METHOD.md over training and the similarity probe after it: descriptions, not "
                   "claims (the claims are the table's Probe-Anchor and Probe-Random rows).", "", f"![{fig}]({fig})"]
+        lines += mechanism_lines(records, "S4")
     lines += coarse_lines(results)
     atomic_write_text(results / "README.md", "\n".join(lines) + "\n")
     return summary
-
-
-#: The classes whose share of study 1's Alt-Budget difference the results page adds up (issue 22).
-ALT_BUDGET_CLASSES = ("person", "rider", "bicycle", "train")
-
-
-def coarse_lines(results: Path) -> list[str]:
-    """The results page's account of SynthCity's coarse labels (METHOD.md): from ``coarse_coverage.md`` (made by
-    ``scripts/synthcity_stats.py --coverage``) the classes they keep and leave out, and from study 1's records how
-    much of Alt-Budget's difference those classes carry.  Nothing when the table is missing."""
-    table = Path(results) / "coarse_coverage.md"
-    if not table.is_file():
-        return []
-    rows = {}
-    for line in table.read_text().splitlines():
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if len(cells) == 6 and cells[0] not in ("class", "---"):
-            rows[cells[0]] = cells
-    if not rows:
-        return []
-    num = lambda v: float(v) if v not in ("—", "") else None          # noqa: E731
-    left = [(k, num(r[4])) for k, r in rows.items() if num(r[4]) is not None and num(r[4]) >= 90]
-    keep = {k: num(r[2]) for k, r in rows.items()}
-    out = ["", "## SynthCity's coarse labels against Cityscapes' gtCoarse", "",
-           f"Measured on SynthCity ([coarse_coverage.md](coarse_coverage.md)): its coarse labels keep "
-           f"{keep.get('road')} % of the road's fine pixels, {keep.get('building')} % of buildings', "
-           f"{keep.get('car')} % of cars' and {keep.get('pole')} % of poles'; they leave out "
-           + ", ".join(f"{k} ({v:g} % of objects)" for k, v in left)
-           + " almost entirely. Cityscapes' gtCoarse are polygons drawn by hand; they "
-           "too leave contours unlabelled and skip small and distant objects, but their per-class coverage is not "
-           "measured here (no Cityscapes copy on this machine: `python scripts/synthcity_stats.py --coverage --root "
-           "CITYSCAPES` measures it on one)."]
-    try:                                   # study 1's Alt-Budget, class by class, from its committed records
-        from ..data import CITYSCAPES_CLASSES
-        s1 = Path(results).parent / "runs"
-        diffs = []
-        for seed_dir in sorted(s1.glob("seed*")):
-            a, b = (json.loads((seed_dir / f"{arm}.json").read_text())["metrics"]["step1"]["iou"] for arm in ("D1", "D2"))
-            diffs.append([100 * (x - y) / len(a) for x, y in zip(a, b)])
-        per_class = [sum(col) / len(col) for col in zip(*diffs)]
-        part = sum(per_class[CITYSCAPES_CLASSES.index(c)] for c in ALT_BUDGET_CLASSES)
-        out += ["", f"In study 1, Alt-Budget's D1 − D2 ({sum(per_class):+.2f} points over {len(diffs)} seeds) has "
-                f"{part:+.2f} points from {', '.join(ALT_BUDGET_CLASSES)} (each class's IoU difference / 19, mean over "
-                "the seeds): more than half of it from four classes, three of which SynthCity's coarse labels almost never "
-                "show."]
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
-        pass
-    return out
 
 
 def describe(size: str = "full", results: str | Path = RESULTS) -> str:

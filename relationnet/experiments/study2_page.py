@@ -1,0 +1,194 @@
+"""The prose of study 2's results page, written from its claim rows and records (never from anything else):
+where study 1's Alt-Budget came from, told through the (a)–(d) arms; what SCL does during training, from the
+mechanism lines and the probe; SynthCity's coarse labels against Cityscapes' gtCoarse.
+
+Each function returns Markdown lines.  A sentence that reads a verdict is written only when that claim's every
+planned seed has landed; before that the page gives the seeds so far and says they are not a verdict.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import stats
+
+#: The classes whose share of study 1's Alt-Budget difference the results page adds up (issue 22).
+ALT_BUDGET_CLASSES = ("person", "rider", "bicycle", "train")
+
+#: The claims the alternating account reads, in the order it tells them.
+ALT_CLAIMS = ("Alt2-Budget", "Alt2-Labels", "Alt2-Restarts", "Alt2-CoarseSegment", "Alt2-OneSchedule", "Alt2-Scarce",
+              "Curve-500", "Curve-1000", "Curve-2000")
+
+
+def _final(r: dict) -> bool:
+    return bool(r.get("seeds_planned")) and not str(r.get("verdict", "")).startswith(("pending", "not run", "cut"))
+
+
+def said(r: dict) -> str:
+    """A claim's difference with what it is: '-3.92 (1 seed; pending, 1 of 5 seeds)' or
+    '-4.10 [-5.00, -3.20]: contradicted (δ_min 1.05)'."""
+    text = f"{r['arm']} − {r['ref']} = {stats.format_ci(r, 2)}"
+    if not r.get("n"):
+        return f"{r['arm']} − {r['ref']}: no seed yet"
+    if _final(r):
+        return f"{text}: *{r['verdict']}* (δ_min {r['mde']:.2f})"
+    return f"{text}; pending, {r['n']} of {r['seeds_planned']} seeds: not a verdict"
+
+
+def _effect(r: dict, good: str, bad: str, none: str) -> str:
+    """One of three phrases by a final verdict on the claim's + side: reproduced → good, contradicted → bad."""
+    return {"reproduced": good, "contradicted": bad}.get(r["verdict"], none).format(d=abs(r["mean"]), mde=r["mde"])
+
+
+def alternating_lines(rows: list[dict], study1_results: Path | None = None, figure: str | None = None) -> list[str]:
+    """The page's account of study 1's Alt-Budget from the (a)–(d) arms (METHOD.md: D1 − D2 = (D1 − E1) − (D2 − E1),
+    E2 separating restarts from labels with one schedule, F1/F2 with scarce fine labels, the fine-only curve)."""
+    by = {r["claim"]: r for r in rows}
+    if not all(c in by for c in ALT_CLAIMS):
+        return []
+    s1 = None
+    if study1_results is not None and Path(study1_results).is_file():
+        try:
+            s1 = next((c for c in json.loads(Path(study1_results).read_text())["claims"] if c["claim"] == "Alt-Budget"),
+                      None)
+        except (OSError, ValueError, KeyError, TypeError):
+            s1 = None
+    b, lab, rst, seg, one, scarce = (by[c] for c in ALT_CLAIMS[:6])
+    curve = [by[c] for c in ALT_CLAIMS[6:]]
+    out = ["", "## Where study 1's Alt-Budget came from: (a)–(d)", ""]
+    if s1:
+        out.append(f"Study 1 found alternating training (D1: fine → coarse → fine, each stage restarted) "
+                   f"{stats.format_ci(s1, 2)} points of mIoU against fine-only training at the same 500 steps (D2): "
+                   f"*{s1['verdict']}*, on another machine (METHOD.md, *Machine*). Study 2 reruns the pair here and takes "
+                   "it apart:")
+    else:
+        out.append("Study 1's Alt-Budget (D1 − D2) is rerun here and taken apart:")
+    out += ["",
+            f"- **Again on this machine** (Alt2-Budget): {said(b)}.",
+            f"- **(a) labels or restarts?** D1 − D2 = (D1 − E1) − (D2 − E1), seed by seed. The labels part, coarse "
+            f"instead of fine labels in stage 2 with the same restarts (Alt2-Labels): {said(lab)}. The restarts "
+            f"part, one schedule instead of three restarted stages, all on fine labels (Alt2-Restarts): {said(rst)}.",
+            f"- **(b) one schedule, optimizer kept**: coarse labels in the middle segment against fine labels there "
+            f"(Alt2-CoarseSegment): {said(seg)}; one schedule against restarted stages on the same data "
+            f"(Alt2-OneSchedule): {said(one)}.",
+            f"- **(c) fine labels scarce** (200 fine images, all 1 500 coarse, stages 4 : 2 : 1 in passes), "
+            f"alternating against fine-only at the same steps (Alt2-Scarce): {said(scarce)}.",
+            "- **(d) fine only, steps doubled**: 300 → 500 (Curve-500): " + said(curve[0]) + "; 500 → 1 000 "
+            "(Curve-1000): " + said(curve[1]) + "; 1 000 → 2 000 (Curve-2000): " + said(curve[2]) + "."]
+    if figure:
+        out += ["", f"![{figure}]({figure})"]
+    needed = [b, lab, rst, seg, one, scarce, *curve]
+    if not all(_final(r) for r in needed):
+        landed = sum(r["n"] for r in needed)
+        out += ["", f"What study 1's *contradicted* came from is written here from these rows' verdicts once every "
+                f"seed of them has landed ({landed} of {sum(r['seeds_planned'] for r in needed)} paired differences "
+                "so far); until then the numbers above are the seeds so far, not verdicts."]
+        return out
+    labels = _effect(lab, "coarse labels in stage 2 gained {d:.2f} points over fine ones",
+                     "coarse labels in stage 2 cost {d:.2f} points against fine ones",
+                     "coarse against fine labels in stage 2 made no difference this study can detect (δ_min {mde:.2f})")
+    restarts = _effect(rst, "restarting the schedule at each stage cost {d:.2f} points against one schedule",
+                       "restarting the schedule at each stage gained {d:.2f} points over one schedule",
+                       "restarting the schedule made no difference this study can detect (δ_min {mde:.2f})")
+    sources = [name for name, r, side in (("the coarse labels", lab, "contradicted"), ("the restarts", rst, "reproduced"))
+               if r["verdict"] == side]
+    where = (" and ".join(sources) if sources else "neither part detectably (each interval contains 0)")
+    out += ["", f"**What it came from.** With the same restarts, {labels}; with fine labels throughout, {restarts}. "
+            f"Study 1's loss therefore came from {where}."]
+    seg_s = _effect(seg, "coarse labels in its middle segment gained {d:.2f} points",
+                    "coarse labels in its middle segment still cost {d:.2f} points",
+                    "coarse labels in its middle segment made no detectable difference (δ_min {mde:.2f})")
+    one_s = _effect(one, "beat the restarted stages by {d:.2f} points on the same data",
+                    "lost {d:.2f} points to the restarted stages on the same data",
+                    "did not detectably differ from the restarted stages on the same data (δ_min {mde:.2f})")
+    scarce_s = _effect(scarce, "alternating beat fine-only training by {d:.2f} points",
+                       "alternating lost {d:.2f} points to fine-only training",
+                       "alternating and fine-only training did not detectably differ (δ_min {mde:.2f})")
+    out.append(f"With one schedule and the optimizer kept (b), {seg_s}, and that schedule {one_s}. When fine labels "
+               f"are scarce (c), {scarce_s}.")
+    gains = "; ".join(f"{c['arm']} − {c['ref']} {c['mean']:+.2f} (*{c['verdict']}*)" for c in curve)
+    last = _effect(curve[2], "still gain {d:.2f} points from 1 000 to 2 000 steps, so at study 1's 500 steps they were "
+                   "far from where they stop improving", "lose {d:.2f} points from 1 000 to 2 000 steps",
+                   "show no gain from 1 000 to 2 000 steps that this study can detect (δ_min {mde:.2f})")
+    out.append(f"Fine-only models (d: {gains}) {last}.")
+    return out
+
+
+def mechanism_lines(records: dict, arm: str = "S4") -> list[str]:
+    """The mechanism lines and probe of ``arm``'s records in words: first and last epoch, means over seeds."""
+    runs = [[m for m in r.get("mechanism") or [] if isinstance(m, dict) and "step" in m]
+            for (a, _), r in sorted(records.items()) if a == arm]
+    runs = [rs for rs in runs if rs]
+    if not runs:
+        return []
+
+    def at(key, pick):
+        return stats.mean([pick([m for m in rs if key in m])[key] for rs in runs if any(key in m for m in rs)])
+    first, last = (lambda rs: rs[0]), (lambda rs: rs[-1])
+    steps = max(rs[-1]["step"] for rs in runs)
+    n = len(runs)
+    out = ["", f"Over {arm}'s {steps} steps ({n} seed{'s' * (n != 1)}, means over seeds, first to last epoch): the SCL "
+           f"loss falls from {at('loss_scl', first):.3f} to {at('loss_scl', last):.3f}; the similarity subnet calls "
+           f"{100 * at('mech_acc_same', first):.0f} → {100 * at('mech_acc_same', last):.0f} % of same-label pairs and "
+           f"{100 * at('mech_acc_diff', first):.0f} → {100 * at('mech_acc_diff', last):.0f} % of different-label "
+           f"pairs of the training batches right; at the shared features, λ·L_scl's gradient is "
+           f"{at('mech_grad_ratio', first):.3f} → {at('mech_grad_ratio', last):.3f} times L_ohem's in size, at a cosine "
+           f"of {at('mech_grad_cos', first):+.2f} → {at('mech_grad_cos', last):+.2f} with it."]
+    probes = [r["metrics"]["probe"] for (a, _), r in sorted(records.items()) if a == arm
+              and isinstance(r.get("metrics", {}).get("probe"), dict)]
+    if probes:
+        p = {k: 100 * stats.mean([q[k] for q in probes if k in q]) for k in probes[0] if k != "images"}
+        out += ["", f"After training, on the first {probes[0].get('images', '?')} val images ({len(probes)} seeds): "
+                   f"balanced accuracy {p['balanced_real']:.1f} % with the real neighbour, "
+                   f"{p['balanced_anchor']:.1f} % with the neighbour replaced by the anchor's own feature, "
+                   f"{p['balanced_random']:.1f} % with a random cell of the image as neighbour (chance 50 %); "
+                   f"with the anchor as its own neighbour, different-label pairs are called right "
+                   f"{p['acc_diff_anchor']:.1f} % of the time ({p['acc_diff_real']:.1f} % with the real one). The "
+                   f"self-pair (always the same label) gets probability {p['self_p_interior'] / 100:.2f} on interior "
+                   f"cells and {p['self_p_contour'] / 100:.2f} on cells next to a contour. What the intervals say is "
+                   "the table's Probe-Anchor and Probe-Random rows."]
+    return out
+
+
+def coarse_lines(results: Path) -> list[str]:
+    """The results page's account of SynthCity's coarse labels (METHOD.md): from ``coarse_coverage.md`` (made by
+    ``scripts/synthcity_stats.py --coverage``) the classes they keep and leave out, and from study 1's records how
+    much of Alt-Budget's difference those classes carry.  Nothing when the table is missing."""
+    table = Path(results) / "coarse_coverage.md"
+    if not table.is_file():
+        return []
+    rows = {}
+    for line in table.read_text().splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 6 and cells[0] not in ("class", "---"):
+            rows[cells[0]] = cells
+    if not rows:
+        return []
+    num = lambda v: float(v) if v not in ("—", "") else None          # noqa: E731
+    left = [(k, num(r[4])) for k, r in rows.items() if num(r[4]) is not None and num(r[4]) >= 90]
+    keep = {k: num(r[2]) for k, r in rows.items()}
+    out = ["", "## SynthCity's coarse labels against Cityscapes' gtCoarse", "",
+           f"Measured on SynthCity ([coarse_coverage.md](coarse_coverage.md)): its coarse labels keep "
+           f"{keep.get('road')} % of the road's fine pixels, {keep.get('building')} % of buildings', "
+           f"{keep.get('car')} % of cars' and {keep.get('pole')} % of poles'; they leave out "
+           + ", ".join(f"{k} ({v:g} % of objects)" for k, v in left)
+           + " almost entirely. Cityscapes' gtCoarse are polygons drawn by hand; they "
+           "too leave contours unlabelled and skip small and distant objects, but their per-class coverage is not "
+           "measured here (no Cityscapes copy on this machine: `python scripts/synthcity_stats.py --coverage --root "
+           "CITYSCAPES` measures it on one)."]
+    try:                                   # study 1's Alt-Budget, class by class, from its committed records
+        from ..data import CITYSCAPES_CLASSES
+        s1 = Path(results).parent / "runs"
+        diffs = []
+        for seed_dir in sorted(s1.glob("seed*")):
+            a, b = (json.loads((seed_dir / f"{arm}.json").read_text())["metrics"]["step1"]["iou"] for arm in ("D1", "D2"))
+            diffs.append([100 * (x - y) / len(a) for x, y in zip(a, b)])
+        per_class = [sum(col) / len(col) for col in zip(*diffs)]
+        part = sum(per_class[CITYSCAPES_CLASSES.index(c)] for c in ALT_BUDGET_CLASSES)
+        out += ["", f"In study 1, Alt-Budget's D1 − D2 ({sum(per_class):+.2f} points over {len(diffs)} seeds) has "
+                f"{part:+.2f} points from {', '.join(ALT_BUDGET_CLASSES)} (each class's IoU difference / 19, mean over "
+                "the seeds): more than half of it from four classes, three of which SynthCity's coarse labels almost never "
+                "show."]
+    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+        pass
+    return out

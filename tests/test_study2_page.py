@@ -1,0 +1,94 @@
+"""Study 2's results-page prose (relationnet/experiments/study2_page.py) and its alternating figure, on hand-made
+records whose differences are known by construction: the verdict sentences appear only when every seed has landed,
+and then say what the verdicts say."""
+import pytest
+
+from relationnet.experiments import study2
+from relationnet.experiments.figures import alternating_figure
+from relationnet.experiments.study2_page import ALT_CLAIMS, alternating_lines, mechanism_lines
+
+J1 = [0.2, -0.1, 0.0, 0.1, -0.2]          # seed jitters, each with mean 0
+J2 = [-0.1, 0.2, 0.1, -0.2, 0.0]
+J3 = [0.3, -0.3, 0.2, -0.2, 0.0]
+
+
+def _records(drop=()):
+    """mIoU by construction: D1 − E1 = −4 + J1 − J2 − J3 (mean −4), D2 − E1 = −J3 (mean 0), E2 − D2 = −6 + J3 − J2,
+    E2 − D1 = −2 + J3 − J1, F1 − F2 = −9 + J1 − J2, D2 − A4 = 8 + J2 − J1; seeds 0–2: G1 − D2 = 7 + J1 − J2,
+    G2 − G1 = 5 + J3 − J1 (mean over seeds 0–2: 5 + 0.1/3)."""
+    values = {}
+    for s in range(5):
+        values.update({("A4", s): 35 + J1[s], ("D2", s): 43 + J2[s], ("E1", s): 43 + J2[s] + J3[s],
+                       ("D1", s): 39 + J1[s], ("E2", s): 37 + J3[s], ("F1", s): 35 + J1[s], ("F2", s): 44 + J2[s]})
+        if s < 3:
+            values.update({("G1", s): 50 + J1[s], ("G2", s): 55 + J3[s]})
+    return {k: {"metrics": {"step1": {"miou": v / 100}}} for k, v in values.items() if k not in drop}
+
+
+def test_the_account_waits_until_every_seed_has_landed():
+    rows = study2.claim_table(_records(drop=[("E1", 4)]), "full")
+    text = "\n".join(alternating_lines(rows))
+    assert "Alt2-Labels): D1 − E1 = -3.95 [" in text          # seeds 0–3: −4 + 0.2 / 4, the interval so far …
+    assert "pending, 4 of 5 seeds: not a verdict" in text      # … never read as a verdict
+    assert "What it came from" not in text and "once every seed of them has landed" in text
+    assert "(Alt2-Budget): D1 − D2 = -4.00 [" in text and "*contradicted*" in text   # a claim complete: its verdict
+
+
+def test_the_account_says_what_the_verdicts_say():
+    rows = study2.claim_table(_records(), "full")
+    by = {r["claim"]: r for r in rows}
+    assert by["Alt2-Labels"]["verdict"] == "contradicted" and by["Alt2-Restarts"]["verdict"] == "inconclusive"
+    text = " ".join(alternating_lines(rows))
+    assert ("With the same restarts, coarse labels in stage 2 cost 4.00 points against fine ones; with fine labels "
+            "throughout, restarting the schedule made no difference this study can detect") in text
+    assert "Study 1's loss therefore came from the coarse labels." in text
+    assert ("coarse labels in its middle segment still cost 6.00 points, and that schedule lost 2.00 points to the "
+            "restarted stages on the same data") in text
+    assert "When fine labels are scarce (c), alternating lost 9.00 points to fine-only training." in text
+    assert "still gain 5.03 points from 1 000 to 2 000 steps" in text
+    # the restarts, if they had cost: both parts named
+    rows2 = [dict(r, verdict="reproduced", mean=1.5) if r["claim"] == "Alt2-Restarts" else r for r in rows]
+    assert "came from the coarse labels and the restarts." in " ".join(alternating_lines(rows2))
+
+
+def test_the_account_names_study_1s_result_and_needs_every_claim(tmp_path):
+    import json
+    s1 = tmp_path / "results.json"
+    s1.write_text(json.dumps({"claims": [{"claim": "Alt-Budget", "n": 5, "mean": -4.9, "lo": -5.66, "hi": -4.15,
+                                          "verdict": "contradicted"}]}))
+    rows = study2.claim_table(_records(), "full")
+    assert "Study 1 found alternating training" in " ".join(alternating_lines(rows, s1))
+    assert "-4.90 [-5.66, -4.15]" in " ".join(alternating_lines(rows, s1))
+    assert alternating_lines([r for r in rows if r["claim"] != "Curve-2000"]) == []
+
+
+def test_mechanism_lines_are_the_records_means():
+    def run(a, b):
+        return [{"step": 50, "loss_scl": a, "mech_acc_same": 0.5, "mech_acc_diff": 0.7, "mech_grad_ratio": 0.01,
+                 "mech_grad_cos": 0.05},
+                {"step": 100, "loss_scl": b, "mech_acc_same": 0.7, "mech_acc_diff": 0.9, "mech_grad_ratio": 0.03,
+                 "mech_grad_cos": 0.07}]
+    probe = dict(balanced_real=0.8, balanced_anchor=0.7, balanced_random=0.6, acc_diff_anchor=0.5, acc_diff_real=0.9,
+                 self_p_interior=0.9, self_p_contour=0.6, images=40)
+    records = {("S4", 100): {"mechanism": run(0.2, 0.1), "metrics": {"probe": probe}},
+               ("S4", 101): {"mechanism": run(0.22, 0.12), "metrics": {"probe": dict(probe, balanced_real=0.9)}},
+               ("S3", 100): {"metrics": {}}}
+    text = " ".join(mechanism_lines(records, "S4"))
+    assert "Over S4's 100 steps (2 seeds" in text and "falls from 0.210 to 0.110" in text
+    assert "50 → 70 % of same-label pairs" in text and "0.010 → 0.030 times" in text and "+0.05 → +0.07" in text
+    assert "balanced accuracy 85.0 % with the real neighbour, 70.0 %" in text and "0.90 on interior" in text
+    assert mechanism_lines(records, "S3") == []
+
+
+def test_alternating_figure_draws_what_has_landed(tmp_path):
+    rows = study2.claim_table(_records(), "full")
+    name = alternating_figure(rows, _records(), {"A4": 300, "D2": 500, "G1": 1000, "G2": 2000}, tmp_path, ALT_CLAIMS,
+                              {"claim": "Alt-Budget", "arm": "D1", "ref": "D2", "n": 5, "mean": -4.9, "lo": -5.7,
+                               "hi": -4.1, "diffs": [-5, -4.8]})
+    assert name == "alternating.png" and (tmp_path / name).stat().st_size > 20_000
+    assert alternating_figure([], {}, {"A4": 300}, tmp_path / "none", ALT_CLAIMS) is None
+
+
+@pytest.mark.parametrize("claim", ALT_CLAIMS)
+def test_every_claim_the_account_reads_is_one_of_study_2s(claim):
+    assert claim in {c.id for c in study2.CLAIMS}
