@@ -111,6 +111,47 @@ def study_line(claim: str) -> str:
             f"{signed(r['hi'], 2)}] over {r['n']} seeds (paper: {r['paper']}) -> {r['verdict']}.")
 
 
+def study2_result(claim: str) -> dict | None:
+    """Study 2's row for a claim id of docs/study/study2/METHOD.md (e.g. "T1-SCL", "Alt2-Budget"), from the committed
+    ``docs/study/study2/results.json``; None when it has not been tabulated."""
+    import json
+    path = project_dir() / "docs" / "study" / "study2" / "results.json"
+    if not path.is_file():
+        return None
+    rows = {r["claim"]: r for r in json.loads(path.read_text()).get("claims", [])}
+    if claim not in rows:
+        raise KeyError(f"no claim {claim!r} in study 2; claims: {sorted(rows)}")
+    return rows[claim]
+
+
+def study2_line(claim: str) -> str:
+    """One sentence with study 2's answer on a claim: its verdict (and equivalence verdict) once every planned seed
+    has landed, before that the seeds so far, said to be no verdict."""
+    r = study2_result(claim)
+    if r is None:
+        return f"Study 2 (docs/study/study2) has no results yet for {claim}: run `relationnet study --protocol 2`."
+    head = f"Study 2, {claim} ({r['title']}; {r['arm']} − {r['ref']})"
+    if not r["n"]:
+        return f"{head}: {r['verdict']}."
+    d = 4 if r["metric"].startswith("alignment") else 2
+    diff = format_ci(r, d) if r["n"] >= 2 else signed(r["mean"], d)
+    if r["verdict"].startswith("pending"):
+        return (f"{head}: so far {diff} over {r['n']} of {r['seeds_planned']} seeds (paper: {r['paper']}) -> pending, "
+                "not a verdict until every seed has landed.")
+    eq = f"; equivalence: {r['equivalence']}" if r.get("equivalence") else ""
+    return f"{head}: {diff} over {r['n']} seeds (paper: {r['paper']}) -> {r['verdict']}{eq}."
+
+
+def study2_figure(name: str):
+    """A committed figure of study 2's results page (``alternating.png``, ``mechanism_S4.png``), for display; it
+    shows the records that had landed when the page was last tabulated."""
+    from IPython.display import Image
+    path = project_dir() / "docs" / "study" / "study2" / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} is not in docs/study/study2: run `relationnet study --protocol 2 --tabulate`")
+    return Image(filename=str(path))
+
+
 def study_dir(only: list[str] | None = None) -> Path:
     """Where the study's per-seed records are.
 
@@ -240,4 +281,4 @@ def interact(fn, **controls):
     return handles
 
 
-__all__ = ["interact", "study_result", "study_line", "study_dir", "study_claims", "study_checkpoint", "plot_paired", "size", "data_root", "checkpoint", "train_variant", "evaluate_checkpoint"]
+__all__ = ["interact", "study_result", "study_line", "study2_result", "study2_line", "study2_figure", "study_dir", "study_claims", "study_checkpoint", "plot_paired", "size", "data_root", "checkpoint", "train_variant", "evaluate_checkpoint"]

@@ -92,3 +92,67 @@ def test_alternating_figure_draws_what_has_landed(tmp_path):
 @pytest.mark.parametrize("claim", ALT_CLAIMS)
 def test_every_claim_the_account_reads_is_one_of_study_2s(claim):
     assert claim in {c.id for c in study2.CLAIMS}
+
+
+def test_side_by_side_sets_each_studys_answer_in_its_own_column(tmp_path):
+    import json
+    from relationnet.experiments.study2_page import BOTH, side_by_side_lines
+    one = [{"claim": "T1-SCL", "arm": "A4", "ref": "A3", "metric": "step1.miou", "n": 5, "mean": 0.17, "lo": -0.98,
+            "hi": 1.32, "verdict": "inconclusive"}]
+    two = {"claims": [{"claim": "T1-SCL", "arm": "S4", "ref": "S3", "metric": "step1.miou", "n": 4, "seeds_planned": 20,
+                       "mean": 0.23, "lo": -0.41, "hi": 0.87, "verdict": "pending (4 of 20 seeds)"},
+                      {"claim": "Alt2-Budget", "arm": "D1", "ref": "D2", "metric": "step1.miou", "n": 5,
+                       "seeds_planned": 5, "mean": -3.0, "lo": -4.0, "hi": -2.0, "verdict": "contradicted"},
+                      {"claim": "F6-λ1", "arm": "S5", "ref": "S3", "metric": "step1.miou", "n": 0, "seeds_planned": 0,
+                       "verdict": "not run (contingent; cut by the budget check: METHOD.md, Changes)"}]}
+    (tmp_path / "results.json").write_text(json.dumps(two))
+    lines = side_by_side_lines(one, tmp_path / "results.json")
+    table = [ln for ln in lines if ln.startswith("| ") and "question" not in ln]
+    assert len(table) == len(BOTH)
+    assert table[0] == ("| SCL on top of the relation module, mIoU | A4 − A3 | +0.17 [-0.98, +1.32], 5 seeds: "
+                        "*inconclusive* | S4 − S3 | +0.23 [-0.41, +0.87] (4 of 20 seeds so far): *pending* |")
+    assert "| D1 − D2 | -3.00 [-4.00, -2.00], 5 seeds: *contradicted* |" in table[-1] and table[-1].count("—") == 2
+    assert "| S5 − S3 | *not run (contingent; cut by the budget check: METHOD.md, Changes)* |" in table[4]
+    assert side_by_side_lines(one, tmp_path / "missing.json") == []
+
+
+def test_notebook_lines_give_a_verdict_only_when_every_seed_has_landed(tmp_path, monkeypatch):
+    import json
+    from relationnet import notebook as nb
+    d = tmp_path / "docs" / "study" / "study2"
+    d.mkdir(parents=True)
+    base = {"arm": "S4", "ref": "S3", "metric": "step1.miou", "paper": "+0.71", "title": "SCL helps"}
+    (d / "results.json").write_text(json.dumps({"claims": [
+        dict(base, claim="T1-SCL", n=4, seeds_planned=20, mean=0.23, lo=-0.41, hi=0.87, verdict="pending (4 of 20 seeds)"),
+        dict(base, claim="T1-SCL-mAcc", n=20, seeds_planned=20, mean=0.3, lo=0.05, hi=0.55, verdict="reproduced",
+             equivalence="smaller than the paper's"),
+        dict(base, claim="Alt2-Budget", arm="D1", ref="D2", n=1, seeds_planned=5, mean=-3.92, lo=float("nan"),
+             hi=float("nan"), verdict="pending (1 of 5 seeds)"),
+        dict(base, claim="F6-λ1", arm="S5", n=0, seeds_planned=0, verdict="not run (contingent)")]}))
+    monkeypatch.setattr(nb, "project_dir", lambda: tmp_path)
+    assert nb.study2_line("T1-SCL") == ("Study 2, T1-SCL (SCL helps; S4 − S3): so far +0.23 [-0.41, +0.87] over 4 of 20 "
+                                        "seeds (paper: +0.71) -> pending, not a verdict until every seed has landed.")
+    assert nb.study2_line("T1-SCL-mAcc").endswith("+0.30 [+0.05, +0.55] over 20 seeds (paper: +0.71) -> reproduced; "
+                                                  "equivalence: smaller than the paper's.")
+    assert "so far -3.92 over 1 of 5 seeds" in nb.study2_line("Alt2-Budget")
+    assert nb.study2_line("F6-λ1").endswith(": not run (contingent).")
+    with pytest.raises(KeyError, match="no claim 'T9'"):
+        nb.study2_line("T9")
+    with pytest.raises(FileNotFoundError, match="tabulate"):
+        nb.study2_figure("alternating.png")
+    (d / "results.json").unlink()
+    assert "has no results yet" in nb.study2_line("T1-SCL")
+
+
+def test_provenance_names_each_arm_whose_records_mix_revisions_or_machines():
+    from relationnet.experiments.study2_page import provenance_lines
+    cpu = {"device": "cpu: X", "threads": 2}
+    records = {("S3", 100): {"code": dict(cpu, git="a" * 40)}, ("S3", 101): {"code": dict(cpu, git="b" * 40)},
+               ("S4", 100): {"code": dict(cpu, git="a" * 40)},
+               ("S4", 101): {"code": dict(cpu, git="a" * 40, device="cuda: H", dirty=True)}}
+    text = provenance_lines(records)[0]
+    assert "S3: 2 code revisions (aaaaaaa, bbbbbbb)." not in text and "S3: 2 code revisions (aaaaaaa, bbbbbbb);" in text
+    assert "S4: 2 code revisions (aaaaaaa, aaaaaaa (uncommitted changes)); 2 machines (cpu: X, 2 threads, cuda: H, " \
+           "2 threads)." in text
+    assert provenance_lines({k: v for k, v in records.items() if k[1] == 100}) == [
+        "Every arm's records came from one code revision and one machine."]

@@ -274,7 +274,7 @@ def corrections_lines(rows: list[dict], records: dict) -> list[str]:
               "without a multiple-comparison correction: about one may exclude 0 by chance.",
               "- **What study 1 could not decide** (SCL at the paper's effect size, alternating training in the "
               "paper's regime) is study 2's: [study2/METHOD.md](study2/METHOD.md), results in "
-              "[study2/README.md](study2/README.md)."]
+              "[study2/README.md](study2/README.md), its answers beside study 1's below."]
     return lines
 
 def load_records(results: Path, seeds: int) -> dict:
@@ -321,6 +321,9 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
                      f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} | {r['verdict']} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title}" for a in arms(size)) + "."]
     lines += ["", *corrections_lines(rows, records)]
+    if size == "full":
+        from .study2_page import side_by_side_lines
+        lines += ["", *side_by_side_lines(rows, results / "study2" / "results.json")]
     lines += ["", "## Each arm over its seeds", "",
               "Mean ± standard deviation over the seeds that have landed (1-step test, final checkpoint, SynthCity "
               "val).",

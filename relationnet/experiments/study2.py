@@ -34,7 +34,7 @@ from .figures import alternating_figure, mechanism_figure
 from .study1 import claim_formula
 from .records import commit_record, device_name, is_ancestor, mechanism_rows, provenance
 from .runs import Arm, arm_config, default_root, record_path, train_and_evaluate
-from .study2_page import ALT_CLAIMS, alternating_lines, coarse_lines, mechanism_lines
+from .study2_page import ALT_CLAIMS, alternating_lines, coarse_lines, mechanism_lines, provenance_lines
 
 PROTOCOL = "study2"
 OUT = "runs/study2"
@@ -349,7 +349,7 @@ def tabulate(results: str | Path = RESULTS, size: str = "full", extra: dict | No
              f"{DELTA} points). Until every planned seed of a claim has landed, its row says *pending*.", "",
              f"Records: {len(records)} of {len(plan)} planned; {cpu / 3600:.2f} core-hours of training "
              f"({wall / 3600:.2f} h of wall time) on {', '.join(machines) or '—'}; code revisions "
-             f"{', '.join(revisions) or '—'}.", ""]
+             f"{', '.join(revisions) or '—'}.", "", *provenance_lines(records), ""]
     if problems:
         lines += ["Records left out (named by `relationnet study --protocol 2`):", ""] + [f"- {p}" for p in problems] + [""]
     lines += ["| claim | test | paper | arm | reference | paired difference [95 % CI] | δ_min | n | verdict | "
@@ -383,6 +383,9 @@ def tabulate(results: str | Path = RESULTS, size: str = "full", extra: dict | No
         lines += mechanism_lines(records, "S4")
     lines += coarse_lines(results)
     atomic_write_text(results / "README.md", "\n".join(lines) + "\n")
+    if size == "full" and (results.parent / "results.json").is_file():     # study 1's page sets both side by side
+        from .study1 import tabulate as study1_tabulate
+        study1_tabulate(results.parent)
     return summary
 
 

@@ -192,3 +192,65 @@ def coarse_lines(results: Path) -> list[str]:
     except (OSError, ValueError, KeyError, TypeError, StopIteration):
         pass
     return out
+
+
+#: The questions both studies ask: (what, study-1 claim, study-2 claim).
+BOTH = (("SCL on top of the relation module, mIoU", "T1-SCL", "T1-SCL"),
+        ("SCL on top of the relation module, mean accuracy", "T1-SCL-mAcc", "T1-SCL-mAcc"),
+        ("SCL's own share of sharper contours (boundary-band mIoU)", "Fig1-Boundary-SCL", "SCL-Boundary"),
+        ("feature alignment (study 1: relation module and SCL together; study 2: SCL alone)", "Fig1-Align", "SCL-Align"),
+        ("λ = 1 against no SCL", "F6-λ1", "F6-λ1"),
+        ("λ = 0.1 beats λ = 1", "F6-best-vs-λ1", "F6-best-vs-λ1"),
+        ("stage 3 beats stage 1 (500 against 300 steps)", "Alt-Stage3", "Alt2-Stage3"),
+        ("alternating beats fine-only at the same steps", "Alt-Budget", "Alt2-Budget"))
+
+
+def side_by_side_lines(rows1: list[dict], study2_results: Path) -> list[str]:
+    """Study 1's page section that sets its answer to each question study 2 asks again beside study 2's, each under
+    its own study's rule and never pooled.  Nothing when study 2 has no results file."""
+    try:
+        rows2 = {r["claim"]: r for r in json.loads(Path(study2_results).read_text())["claims"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    by1 = {r["claim"]: r for r in rows1}
+
+    def cell(r, study2):
+        if r is None:
+            return "—", "—"
+        d = 4 if r["metric"].startswith("alignment") else 2
+        if not r.get("n"):
+            return f"{r['arm']} − {r['ref']}", f"*{r['verdict']}*"
+        if study2 and not _final(r):
+            so_far = stats.format_ci(r, d) if r["n"] >= 2 else stats.signed(r["mean"], d)
+            return f"{r['arm']} − {r['ref']}", f"{so_far} ({r['n']} of {r['seeds_planned']} seeds so far): *pending*"
+        return f"{r['arm']} − {r['ref']}", f"{stats.format_ci(r, d)}, {r['n']} seeds: *{r['verdict']}*"
+    out = ["## Study 1 beside study 2", "",
+           "The questions study 2 ([study2/README.md](study2/README.md), protocol [study2/METHOD.md](study2/METHOD.md)) "
+           "asks again, with each study's answer under its own rule. The two are apart: other seeds (study 2's SCL arms "
+           "20 fresh ones), another machine, and for the alternating arms reruns of D1 and D2; a row's two answers are "
+           "read side by side, never pooled. A study-2 answer reads *pending* until every seed of its claim has landed.",
+           "", "| question | study 1: test | study 1: difference [95 % CI] | study 2: test | study 2: difference "
+           "[95 % CI] |", "|---|---|---|---|---|"]
+    for what, c1, c2 in BOTH:
+        t1, v1 = cell(by1.get(c1), False)
+        t2, v2 = cell(rows2.get(c2), True)
+        out.append(f"| {what} | {t1} | {v1} | {t2} | {v2} |")
+    return out
+
+
+def provenance_lines(records: dict) -> list[str]:
+    """Each arm whose records came from more than one code revision or machine, named with them (METHOD.md,
+    *Records*; the revisions' differences are in METHOD.md's *Changes*)."""
+    by_arm: dict[str, dict[str, set]] = {}
+    for (arm, _), r in sorted(records.items()):
+        code = r.get("code") or {}
+        d = by_arm.setdefault(arm, {"git": set(), "device": set()})
+        d["git"].add((code.get("git") or "?")[:7] + (" (uncommitted changes)" if code.get("dirty") else ""))
+        d["device"].add(f"{code.get('device', '?')}, {code.get('threads', '?')} threads")
+    mixed = [f"{arm}: " + "; ".join(f"{len(v)} {what} ({', '.join(sorted(v))})" for what, v in
+                                    (("code revisions", d["git"]), ("machines", d["device"])) if len(v) > 1)
+             for arm, d in by_arm.items() if len(d["git"]) > 1 or len(d["device"]) > 1]
+    if not mixed:
+        return ["Every arm's records came from one code revision and one machine."]
+    return ["Arms whose records came from more than one code revision or machine (what changed between the "
+            "revisions, and why no run's numbers did, is in METHOD.md, *Changes*): " + "; ".join(mixed) + "."]
