@@ -41,7 +41,7 @@ def test_the_account_says_what_the_verdicts_say():
     text = " ".join(alternating_lines(rows))
     assert ("With the same restarts, coarse labels in stage 2 cost 4.00 points against fine ones; with fine labels "
             "throughout, restarting the schedule made no difference this study can detect") in text
-    assert "Study 1's loss therefore came from the coarse labels." in text
+    assert "Study 1's loss, seen again here, therefore came from the coarse labels." in text
     assert ("coarse labels in its middle segment still cost 6.00 points, and that schedule lost 2.00 points to the "
             "restarted stages on the same data") in text
     assert "When fine labels are scarce (c), alternating lost 9.00 points to fine-only training." in text
@@ -49,6 +49,10 @@ def test_the_account_says_what_the_verdicts_say():
     # the restarts, if they had cost: both parts named
     rows2 = [dict(r, verdict="reproduced", mean=1.5) if r["claim"] == "Alt2-Restarts" else r for r in rows]
     assert "came from the coarse labels and the restarts." in " ".join(alternating_lines(rows2))
+    # study 1's loss not seen again here: the parts are not offered as its explanation
+    rows3 = [dict(r, verdict="inconclusive") if r["claim"] == "Alt2-Budget" else r for r in rows]
+    text3 = " ".join(alternating_lines(rows3))
+    assert "not seen again on this machine (Alt2-Budget: *inconclusive*)" in text3 and "therefore came" not in text3
 
 
 def test_the_account_names_study_1s_result_and_needs_every_claim(tmp_path):

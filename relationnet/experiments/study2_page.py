@@ -93,8 +93,11 @@ def alternating_lines(rows: list[dict], study1_results: Path | None = None, figu
     sources = [name for name, r, side in (("the coarse labels", lab, "contradicted"), ("the restarts", rst, "reproduced"))
                if r["verdict"] == side]
     where = (" and ".join(sources) if sources else "neither part detectably (each interval contains 0)")
+    again = (f"Study 1's loss, seen again here, therefore came from {where}." if b["verdict"] == "contradicted" else
+             f"Study 1's loss is not seen again on this machine (Alt2-Budget: *{b['verdict']}*), so these parts do not "
+             "explain it; they say what each change does here.")
     out += ["", f"**What it came from.** With the same restarts, {labels}; with fine labels throughout, {restarts}. "
-            f"Study 1's loss therefore came from {where}."]
+            + again]
     seg_s = _effect(seg, "coarse labels in its middle segment gained {d:.2f} points",
                     "coarse labels in its middle segment still cost {d:.2f} points",
                     "coarse labels in its middle segment made no detectable difference (δ_min {mde:.2f})")
