@@ -42,6 +42,7 @@ def test_the_budget_cut_leaves_out_s5_only_and_its_claims_say_so():
                                                                                "budget check: METHOD.md, Changes)")
     assert rows["T1-SCL"]["seeds_planned"] == 20 and rows["Curve-2000"]["seeds_planned"] == 3
     assert "S5" in study2.describe("full") and "cut by the budget check" in study2.describe("full")
+    assert study2.budget_projection("nowhere").startswith("budget check done (METHOD.md, Changes): S5 cut; ")
 
 
 def test_twenty_seeds_give_the_power_the_protocol_states():

@@ -434,14 +434,16 @@ def budget_projection(out: str | Path = OUT, size: str = "full", eval_share: flo
     """The budget check's line: planned steps at the alone rate (plus evaluation, about 8 % of training in study 1),
     against :data:`BUDGET_CORE_HOURS`, with and without each arm of the cut order."""
     rate, n = alone_rate(out)
+    done = (f"budget check done (METHOD.md, Changes): {', '.join(sorted(CUT))} cut; "
+            if CUT and size == "full" else "")
     if rate is None or n < 10:
-        return f"budget check: waits for 10 epochs that had the machine alone ({n} so far)"
+        return f"{done}budget check: waits for 10 epochs that had the machine alone ({n} so far)"
     plan = planned(size, cut=False)                       # the protocol's plan: the check decides the cut
     steps = sum(a.train_steps for _, a in plan)
     contingent = sum(a.train_steps for _, a in plan if a.contingent)
     total = lambda st: st * rate * (1 + eval_share) / 3600        # noqa: E731
     g = {a.id: a.train_steps * len(a.seeds) for a in arms(size) if a.id in ("G1", "G2")}
-    return (f"budget check: {rate:.2f} core-s per step alone (median of {n} epochs); planned {total(steps):.1f} "
+    return (f"{done}{'the same projection today' if done else 'budget check'}: {rate:.2f} core-s per step alone (median of {n} epochs); planned {total(steps):.1f} "
             f"core-h, without S5 {total(steps - contingent):.1f}, without S5 and G2 "
             f"{total(steps - contingent - g.get('G2', 0)):.1f}, without S5, G2 and G1 "
             f"{total(steps - contingent - sum(g.values())):.1f}; budget {BUDGET_CORE_HOURS:g}")
