@@ -20,6 +20,7 @@ from .experiments.demo import demo_runs
 from .experiments.design import NOTEBOOK_CI
 from .experiments.runs import default_root, evaluate_run
 from .experiments.stats import format_ci, signed  # noqa: F401 (format_ci: the notebooks write intervals with it)
+from .experiments.study2_page import is_final
 from .paths import project_dir
 
 
@@ -87,17 +88,21 @@ def evaluate_checkpoint(path: Path, steps=(1, 4)) -> dict:
     return evaluate_run(Path(path), cfg, steps=steps, progress=False)
 
 
+def _claim_row(results: Path, claim: str, study: str) -> dict | None:
+    """A claim's row from a committed ``results.json``; None when it is not there (not tabulated yet)."""
+    import json
+    if not results.is_file():
+        return None
+    rows = {r["claim"]: r for r in json.loads(results.read_text()).get("claims", [])}
+    if claim not in rows:
+        raise KeyError(f"no claim {claim!r} in {study}; claims: {sorted(rows)}")
+    return rows[claim]
+
+
 def study_result(claim: str) -> dict | None:
     """The study's row for a claim id of docs/study/METHOD.md (e.g. "MS-4", "T1-Rel"), from the committed
     ``docs/study/results.json``; None when the study has not been tabulated."""
-    import json
-    path = project_dir() / "docs" / "study" / "results.json"
-    if not path.is_file():
-        return None
-    rows = {r["claim"]: r for r in json.loads(path.read_text()).get("claims", [])}
-    if claim not in rows:
-        raise KeyError(f"no claim {claim!r} in the study; claims: {sorted(rows)}")
-    return rows[claim]
+    return _claim_row(project_dir() / "docs" / "study" / "results.json", claim, "the study")
 
 
 def study_line(claim: str) -> str:
@@ -114,14 +119,7 @@ def study_line(claim: str) -> str:
 def study2_result(claim: str) -> dict | None:
     """Study 2's row for a claim id of docs/study/study2/METHOD.md (e.g. "T1-SCL", "Alt2-Budget"), from the committed
     ``docs/study/study2/results.json``; None when it has not been tabulated."""
-    import json
-    path = project_dir() / "docs" / "study" / "study2" / "results.json"
-    if not path.is_file():
-        return None
-    rows = {r["claim"]: r for r in json.loads(path.read_text()).get("claims", [])}
-    if claim not in rows:
-        raise KeyError(f"no claim {claim!r} in study 2; claims: {sorted(rows)}")
-    return rows[claim]
+    return _claim_row(project_dir() / "docs" / "study" / "study2" / "results.json", claim, "study 2")
 
 
 def study2_line(claim: str) -> str:
@@ -135,7 +133,7 @@ def study2_line(claim: str) -> str:
         return f"{head}: {r['verdict']}."
     d = 4 if r["metric"].startswith("alignment") else 2
     diff = format_ci(r, d) if r["n"] >= 2 else signed(r["mean"], d)
-    if r["verdict"].startswith("pending"):
+    if not is_final(r):
         return (f"{head}: so far {diff} over {r['n']} of {r['seeds_planned']} seeds (paper: {r['paper']}) -> pending, "
                 "not a verdict until every seed has landed.")
     eq = f"; equivalence: {r['equivalence']}" if r.get("equivalence") else ""

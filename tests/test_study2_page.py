@@ -5,7 +5,7 @@ import pytest
 
 from relationnet.experiments import study2
 from relationnet.experiments.figures import alternating_figure
-from relationnet.experiments.study2_page import ALT_CLAIMS, alternating_lines, mechanism_lines
+from relationnet.experiments.study2_page import ALT_CLAIMS, alternating_lines, mechanism_lines, study1_claim
 
 J1 = [0.2, -0.1, 0.0, 0.1, -0.2]          # seed jitters, each with mean 0
 J2 = [-0.1, 0.2, 0.1, -0.2, 0.0]
@@ -61,6 +61,7 @@ def test_the_account_names_study_1s_result_and_needs_every_claim(tmp_path):
     s1.write_text(json.dumps({"claims": [{"claim": "Alt-Budget", "n": 5, "mean": -4.9, "lo": -5.66, "hi": -4.15,
                                           "verdict": "contradicted"}]}))
     rows = study2.claim_table(_records(), "full")
+    s1 = study1_claim(s1, "Alt-Budget")
     assert "Study 1 found alternating training" in " ".join(alternating_lines(rows, s1))
     assert "-4.90 [-5.66, -4.15]" in " ".join(alternating_lines(rows, s1))
     assert alternating_lines([r for r in rows if r["claim"] != "Curve-2000"]) == []

@@ -77,13 +77,24 @@ MECHANISM_PANELS = {"loss_scl": "SCL loss (Eqs. 4–6)",
                     "mech_grad_cos": "cosine of the two gradients"}
 
 
+def mechanism_runs(records: dict, arm: str) -> dict[int, list[dict]]:
+    """seed -> the mechanism lines (with a ``step``) of ``arm``'s records that have any, in seed order."""
+    runs = {s: [m for m in r.get("mechanism") or [] if isinstance(m, dict) and "step" in m]
+            for (a, s), r in sorted(records.items()) if a == arm}
+    return {s: rows for s, rows in runs.items() if rows}
+
+
+def arm_probes(records: dict, arm: str) -> list[dict]:
+    """The similarity probes of ``arm``'s records that carry one, in seed order."""
+    return [r["metrics"]["probe"] for (a, _), r in sorted(records.items()) if a == arm
+            and isinstance(r.get("metrics", {}).get("probe"), dict)]
+
+
 def mechanism_figure(records: dict, arm: str, results: Path) -> str | None:
     """Study 2's mechanism lines of one arm over training: one thin line per seed and the mean over seeds, per
     quantity; written as ``mechanism_ARM.png`` next to the results page.  None when no record of ``arm`` has them."""
     from matplotlib.figure import Figure
-    runs = {s: [m for m in r.get("mechanism") or [] if isinstance(m, dict) and "step" in m]
-            for (a, s), r in sorted(records.items()) if a == arm}
-    runs = {s: rows for s, rows in runs.items() if rows}
+    runs = mechanism_runs(records, arm)
     if not runs:
         return None
     fig = Figure(figsize=(11, 5.6))
@@ -106,8 +117,7 @@ def mechanism_figure(records: dict, arm: str, results: Path) -> str | None:
         ax.set_xlabel("training step", fontsize=8)
         if len(keys) > 1:
             ax.legend(fontsize=7)
-    probes = [r["metrics"]["probe"] for (a, s), r in sorted(records.items()) if a == arm
-              and isinstance(r.get("metrics", {}).get("probe"), dict)]
+    probes = arm_probes(records, arm)
     ax = axes[4]
     if probes:
         names = [("balanced_real", "real\nneighbour"), ("balanced_anchor", "neighbour\n:= anchor"),
@@ -146,17 +156,9 @@ def alternating_figure(rows: list[dict], records: dict, steps: dict, results: Pa
     (95 % interval for two or more seeds, a hollow dot per seed before that; study 1's Alt-Budget in grey).
     None when no record of any of these arms has landed."""
     from matplotlib.figure import Figure
-    from .stats import metric_value
 
     def values(arm):
-        out = []
-        for (a, _), r in sorted(records.items()):
-            if a == arm:
-                try:
-                    out.append(metric_value(r, "step1.miou"))
-                except (KeyError, TypeError, ValueError):
-                    continue
-        return out
+        return arm_values(records, arm, "step1.miou")
     curve = [(steps[a], values(a)) for a in steps]
     if not any(v for _, v in curve) and not any(values(a) for a in ALT_MARKERS):
         return None

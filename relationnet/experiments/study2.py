@@ -34,7 +34,8 @@ from .figures import alternating_figure, mechanism_figure
 from .study1 import claim_formula
 from .records import commit_record, device_name, is_ancestor, mechanism_rows, provenance
 from .runs import Arm, arm_config, default_root, record_path, train_and_evaluate
-from .study2_page import ALT_CLAIMS, alternating_lines, coarse_lines, mechanism_lines, provenance_lines
+from .study2_page import (ALT_CLAIMS, alternating_lines, coarse_lines, mechanism_lines, provenance_lines,
+                          study1_claim)
 
 PROTOCOL = "study2"
 OUT = "runs/study2"
@@ -367,14 +368,10 @@ def tabulate(results: str | Path = RESULTS, size: str = "full", extra: dict | No
                      f"{r['verdict']} | {eq} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title} (seeds {a.seeds[0]}–{a.seeds[-1]})"
                                                    for a in arms(size)) + "."]
-    s1 = results.parent / "results.json"
-    try:
-        s1_budget = next((c for c in json.loads(s1.read_text())["claims"] if c["claim"] == "Alt-Budget"), None)
-    except (OSError, ValueError, KeyError, TypeError):
-        s1_budget = None
+    s1_budget = study1_claim(results.parent / "results.json", "Alt-Budget")      # read once, for text and figure
     curve = {"A4": recipe(size).base, **{a.id: a.train_steps for a in arms(size) if a.id in ("D2", "G1", "G2")}}
     fig = alternating_figure(rows, records, curve, results, ALT_CLAIMS, s1_budget)
-    lines += alternating_lines(rows, s1, fig)
+    lines += alternating_lines(rows, s1_budget, fig)
     fig = mechanism_figure(records, "S4", results)
     if fig:
         lines += ["", "## What SCL does during training (S4)", "",

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from . import stats
+from .figures import arm_probes, mechanism_runs
 
 #: The classes whose share of study 1's Alt-Budget difference the results page adds up (issue 22).
 ALT_BUDGET_CLASSES = ("person", "rider", "bicycle", "train")
@@ -20,7 +21,8 @@ ALT_CLAIMS = ("Alt2-Budget", "Alt2-Labels", "Alt2-Restarts", "Alt2-CoarseSegment
               "Curve-500", "Curve-1000", "Curve-2000")
 
 
-def _final(r: dict) -> bool:
+def is_final(r: dict) -> bool:
+    """Whether a study-2 claim row carries a verdict: every planned seed landed (not pending, not run, not cut)."""
     return bool(r.get("seeds_planned")) and not str(r.get("verdict", "")).startswith(("pending", "not run", "cut"))
 
 
@@ -30,7 +32,7 @@ def said(r: dict) -> str:
     text = f"{r['arm']} − {r['ref']} = {stats.format_ci(r, 2)}"
     if not r.get("n"):
         return f"{r['arm']} − {r['ref']}: no seed yet"
-    if _final(r):
+    if is_final(r):
         return f"{text}: *{r['verdict']}* (δ_min {r['mde']:.2f})"
     return f"{text}; pending, {r['n']} of {r['seeds_planned']} seeds: not a verdict"
 
@@ -40,19 +42,21 @@ def _effect(r: dict, good: str, bad: str, none: str) -> str:
     return {"reproduced": good, "contradicted": bad}.get(r["verdict"], none).format(d=abs(r["mean"]), mde=r["mde"])
 
 
-def alternating_lines(rows: list[dict], study1_results: Path | None = None, figure: str | None = None) -> list[str]:
-    """The page's account of study 1's Alt-Budget from the (a)–(d) arms (METHOD.md: D1 − D2 = (D1 − E1) − (D2 − E1),
-    E2 separating restarts from labels with one schedule, F1/F2 with scarce fine labels, the fine-only curve)."""
+def study1_claim(study1_results: Path, claim: str) -> dict | None:
+    """Study 1's row for ``claim`` from its ``results.json``; None when the file or the claim is missing or damaged."""
+    try:
+        return next((c for c in json.loads(Path(study1_results).read_text())["claims"] if c["claim"] == claim), None)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def alternating_lines(rows: list[dict], s1: dict | None = None, figure: str | None = None) -> list[str]:
+    """The page's account of study 1's Alt-Budget (``s1``: its row, :func:`study1_claim`) from the (a)–(d) arms
+    (METHOD.md: D1 − D2 = (D1 − E1) − (D2 − E1), E2 separating restarts from labels with one schedule, F1/F2 with
+    scarce fine labels, the fine-only curve)."""
     by = {r["claim"]: r for r in rows}
     if not all(c in by for c in ALT_CLAIMS):
         return []
-    s1 = None
-    if study1_results is not None and Path(study1_results).is_file():
-        try:
-            s1 = next((c for c in json.loads(Path(study1_results).read_text())["claims"] if c["claim"] == "Alt-Budget"),
-                      None)
-        except (OSError, ValueError, KeyError, TypeError):
-            s1 = None
     b, lab, rst, seg, one, scarce = (by[c] for c in ALT_CLAIMS[:6])
     curve = [by[c] for c in ALT_CLAIMS[6:]]
     out = ["", "## Where study 1's Alt-Budget came from: (a)–(d)", ""]
@@ -78,7 +82,7 @@ def alternating_lines(rows: list[dict], study1_results: Path | None = None, figu
     if figure:
         out += ["", f"![{figure}]({figure})"]
     needed = [b, lab, rst, seg, one, scarce, *curve]
-    if not all(_final(r) for r in needed):
+    if not all(is_final(r) for r in needed):
         landed = sum(r["n"] for r in needed)
         out += ["", f"What study 1's *contradicted* came from is written here from these rows' verdicts once every "
                 f"seed of them has landed ({landed} of {sum(r['seeds_planned'] for r in needed)} paired differences "
@@ -119,9 +123,7 @@ def alternating_lines(rows: list[dict], study1_results: Path | None = None, figu
 
 def mechanism_lines(records: dict, arm: str = "S4") -> list[str]:
     """The mechanism lines and probe of ``arm``'s records in words: first and last epoch, means over seeds."""
-    runs = [[m for m in r.get("mechanism") or [] if isinstance(m, dict) and "step" in m]
-            for (a, _), r in sorted(records.items()) if a == arm]
-    runs = [rs for rs in runs if rs]
+    runs = list(mechanism_runs(records, arm).values())
     if not runs:
         return []
 
@@ -137,8 +139,7 @@ def mechanism_lines(records: dict, arm: str = "S4") -> list[str]:
            f"pairs of the training batches right; at the shared features, λ·L_scl's gradient is "
            f"{at('mech_grad_ratio', first):.3f} → {at('mech_grad_ratio', last):.3f} times L_ohem's in size, at a cosine "
            f"of {at('mech_grad_cos', first):+.2f} → {at('mech_grad_cos', last):+.2f} with it."]
-    probes = [r["metrics"]["probe"] for (a, _), r in sorted(records.items()) if a == arm
-              and isinstance(r.get("metrics", {}).get("probe"), dict)]
+    probes = arm_probes(records, arm)
     if probes:
         p = {k: 100 * stats.mean([q[k] for q in probes if k in q]) for k in probes[0] if k != "images"}
         out += ["", f"After training, on the first {probes[0].get('images', '?')} val images ({len(probes)} seeds): "
@@ -223,7 +224,7 @@ def side_by_side_lines(rows1: list[dict], study2_results: Path) -> list[str]:
         d = 4 if r["metric"].startswith("alignment") else 2
         if not r.get("n"):
             return f"{r['arm']} − {r['ref']}", f"*{r['verdict']}*"
-        if study2 and not _final(r):
+        if study2 and not is_final(r):
             so_far = stats.format_ci(r, d) if r["n"] >= 2 else stats.signed(r["mean"], d)
             return f"{r['arm']} − {r['ref']}", f"{so_far} ({r['n']} of {r['seeds_planned']} seeds so far): *pending*"
         return f"{r['arm']} − {r['ref']}", f"{stats.format_ci(r, d)}, {r['n']} seeds: *{r['verdict']}*"
