@@ -179,6 +179,8 @@ def test_the_budget_check_counts_only_epochs_that_had_the_machine(tmp_path):
     rate, n = study2.alone_rate(tmp_path)
     assert n == 4 and rate == pytest.approx(3.6)    # 195/50, 205/50, 100/50, 165/50: median 3.6; 1.1, 1.55 left out
     assert "waits for 10 epochs" in study2.budget_projection(tmp_path)
+    assert study2.occupancy_line(tmp_path) == ("epochs logged: 6; cores busy ≥ 1.6 (alone): 4, 1.65–2.05; "
+                                               "below: 2, 1.10–1.55")
 
 
 def test_commit_record_commits_that_file_only(tmp_path, monkeypatch):

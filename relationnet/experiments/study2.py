@@ -396,7 +396,10 @@ def describe(size: str = "full", results: str | Path = RESULTS) -> str:
         lines.append(f"{a.id:4s} {a.train_steps:14d}  {landed:3d}/{len(seeds):<3d}      {a.title}"
                      + ("  [cut by the budget check: METHOD.md, Changes]" if not seeds else ""))
     steps = sum(a.train_steps for _, a in plan)
-    lines += [f"planned: {len(plan)} runs, {steps} training steps", budget_projection(size=size), "", "claims:"]
+    landed = sum(r.get("train_steps") or 0 for r in records.values())
+    lines += [f"planned: {len(plan)} runs, {steps} training steps; landed: {len(records)} records, {landed} training "
+              f"steps, {sum(r.get('train_cpu_seconds') or 0 for r in records.values()) / 3600:.2f} core-hours",
+              budget_projection(size=size), occupancy_line(), "", "claims:"]
     lines += [f"  {c.id}: {claim_formula(c.arm, c.ref, c.metric, c.ref_metric)}; paper {c.paper}" for c in CLAIMS]
     lines += [f"problem: {p}" for p in problems]
     return "\n".join(lines)
@@ -409,21 +412,37 @@ BUDGET_CORE_HOURS = 20.0
 ALONE_CORES = 1.6
 
 
-def alone_rate(out: str | Path = OUT) -> tuple[float | None, int]:
-    """(median core-seconds per training step over the study's epochs that had the machine alone, how many such
-    epochs), from the run folders' ``metrics.jsonl`` (METHOD.md, Changes: the budget check's rate)."""
-    import statistics
-    rates = []
+def epoch_occupancy(out: str | Path = OUT) -> list[tuple[float, float]]:
+    """(cores busy = cpu_sec / sec, core-seconds per step) of every study-2 epoch logged in the run folders'
+    ``metrics.jsonl`` with both times."""
+    epochs = []
     for log in Path(out).glob("seed*/**/metrics.jsonl"):
         try:
             prev = 0
             for line in log.read_text().splitlines():
                 r = json.loads(line)
                 steps, prev = r["step"] - prev, r["step"]
-                if r.get("sec") and r.get("cpu_sec") and steps > 0 and r["cpu_sec"] / r["sec"] >= ALONE_CORES:
-                    rates.append(r["cpu_sec"] / steps)
+                if r.get("sec") and r.get("cpu_sec") and steps > 0:
+                    epochs.append((r["cpu_sec"] / r["sec"], r["cpu_sec"] / steps))
         except (OSError, ValueError, KeyError, TypeError):
             continue
+    return epochs
+
+
+def occupancy_line(out: str | Path = OUT) -> str:
+    """How busy the study's logged epochs kept the 2 cores, split at :data:`ALONE_CORES` (METHOD.md, Changes)."""
+    busy = [b for b, _ in epoch_occupancy(out)]
+    alone, shared = [b for b in busy if b >= ALONE_CORES], [b for b in busy if b < ALONE_CORES]
+    span = lambda v: f"{min(v):.2f}–{max(v):.2f}" if v else "—"        # noqa: E731
+    return (f"epochs logged: {len(busy)}; cores busy ≥ {ALONE_CORES:g} (alone): {len(alone)}, {span(alone)}; "
+            f"below: {len(shared)}, {span(shared)}")
+
+
+def alone_rate(out: str | Path = OUT) -> tuple[float | None, int]:
+    """(median core-seconds per training step over the study's epochs that had the machine alone, how many such
+    epochs), from the run folders' ``metrics.jsonl`` (METHOD.md, Changes: the budget check's rate)."""
+    import statistics
+    rates = [rate for busy, rate in epoch_occupancy(out) if busy >= ALONE_CORES]
     return (statistics.median(rates) if rates else None), len(rates)
 
 
