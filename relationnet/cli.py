@@ -97,14 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="1: the first study (docs/study/METHOD.md); 2: study 2 (docs/study/study2/METHOD.md)")
     st.add_argument("--out", default=None, help="run folders (checkpoints; never committed; default runs/study, "
                                                 "runs/study2)")
-    st.add_argument("--results", default=None, help="records, tables and figures (committed; default docs/study, "
-                                                    "docs/study/study2)")
+    st.add_argument("--results", default=None, help="records, tables, figures (default docs/study, docs/study/study2)")
     st.add_argument("--size", choices=("full", "ci"), default=None,
                     help="ci: two-step runs on the CI data (default: $RELATIONNET_SIZE or full)")
     st.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     st.add_argument("--tabulate", action="store_true", help="only rebuild the tables and figures from the records")
     st.add_argument("--readme", default=None, metavar="PATH",
-                    help="with --tabulate: also rewrite the study passage of this README (e.g. README.md)")
+                    help="with --tabulate: also rewrite the study's passage of this README (e.g. README.md)")
     st.add_argument("--no-progress", action="store_true")
     st.add_argument("--commit", action="store_true",
                     help="protocol 2: git-commit each record as it lands (that file only)")
@@ -374,12 +373,8 @@ def cmd_study(args) -> int:
         study.tabulate(args.results, args.seeds, size)
         print(f"wrote {args.results}/README.md and results.json")
         if args.readme:
-            try:
-                changed = readme.update_readme(args.readme, args.results, args.seeds, size)
-            except (OSError, ValueError) as e:
-                print(f"error: {e}", file=sys.stderr)
-                return 2
-            print(f"{'rewrote' if changed else 'unchanged:'} the study passage of {args.readme}")
+            return _readme(lambda: readme.update_readme(args.readme, args.results, args.seeds, size),
+                           f"the study passage of {args.readme}")
         return 0
     only = [a.strip() for a in args.only.split(",") if a.strip()] if args.only else None
     try:
@@ -393,8 +388,18 @@ def cmd_study(args) -> int:
     return 0
 
 
+def _readme(rewrite, what: str) -> int:
+    """0 and what a README passage's rewrite did, or 2 and one line on a missing file or markers."""
+    try:
+        print(f"{'rewrote' if rewrite() else 'unchanged:'} {what}")
+        return 0
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
 def _study2(args, size: str) -> int:
-    from .experiments import study2
+    from .experiments import readme, study2
     results, out = args.results or study2.RESULTS, args.out or study2.OUT
     if args.list:
         print(study2.describe(size, results))
@@ -404,6 +409,9 @@ def _study2(args, size: str) -> int:
         for p in summary["problems"]:
             print(f"relationnet study: skipped {p}", file=sys.stderr)
         print(f"wrote {results}/README.md and results.json ({summary['records']} of {summary['planned']} records)")
+        if args.readme and _readme(lambda: readme.update_readme2(args.readme, results),
+                                   f"study 2's passage of {args.readme}"):
+            return 2
         return 2 if summary["problems"] else 0
     only = [a.strip() for a in args.only.split(",") if a.strip()] if args.only else None
     summary = study2.run(out, results, size, only, device=args.device, progress=not args.no_progress,

@@ -76,3 +76,19 @@ def test_study_tabulate_rewrites_a_readme_passage_and_refuses_one_without_marker
     assert main(args) == 0
     assert "0 of 61 planned runs have landed" in readme.read_text() and "no claim has a verdict yet" in readme.read_text()
     assert main(args + ["--no-progress"]) == 0 and "unchanged: the study passage" in capsys.readouterr().out
+
+
+def test_study2_tabulate_rewrites_its_readme_passage_and_refuses_one_without_markers(tmp_path, capsys):
+    from relationnet.experiments import readme as study
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# only study 1's markers\n{study.README_BEGIN}\n{study.README_END}\n")
+    before = readme.read_text()
+    args = ["study", "--protocol", "2", "--tabulate", "--size", "full", "--results", str(tmp_path / "s2"),
+            "--readme", str(readme)]
+    assert main(args) == 2
+    assert "has no study passage" in capsys.readouterr().err and readme.read_text() == before
+    readme.write_text(f"{study.README2_BEGIN}\n{study.README2_END}\n")
+    assert main(args) == 0
+    text = readme.read_text()
+    assert "0 of 81 planned records have landed; no claim has a verdict yet." in text and "T1-SCL (0 of 20 seeds)" in text
+    assert main(args) == 0 and "unchanged: study 2's passage" in capsys.readouterr().out

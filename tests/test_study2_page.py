@@ -161,3 +161,45 @@ def test_provenance_names_each_arm_whose_records_mix_revisions_or_machines():
            "2 threads)." in text
     assert provenance_lines({k: v for k, v in records.items() if k[1] == 100}) == [
         "Every arm's records came from one code revision and one machine."]
+
+
+def test_readme_passage_names_a_verdict_only_when_every_seed_has_landed(tmp_path):
+    """The README's study-2 passage from hand-made records: with E1 seed 4 missing, Alt2-Labels and Alt2-Restarts
+    are pending (4 of 5 seeds) while Alt2-Budget (D1 − D2 = −4 + J1 − J2, all seeds) is contradicted; S5's claims are
+    not run; T1-SCL's equivalence verdict appears beside its verdict only once all 20 seeds are in."""
+    from relationnet.experiments import readme
+    rows = study2.claim_table(_records(drop=[("E1", 4)]), "full")
+    text = readme.study2_passage({"records": 31, "planned": 81, "claims": rows})
+    assert text.startswith("**Study 2, so far:** 31 of 81 planned records have landed.")
+    assert "- *contradicted*: Alt2-Budget (alternating beats fine-only" in text
+    assert "Alt2-Labels (4 of 5 seeds)" in text and "Alt2-Restarts (4 of 5 seeds)" in text
+    assert "T1-SCL (0 of 20 seeds)" in text                       # no S3/S4 record at all
+    assert "- *not run*: F6-λ1, F6-best-vs-λ1" in text
+    # every S3/S4 seed landed, S4 − S3 = 0.1 ± 0.5 by seed: the 95 % interval [−0.14, +0.34] is inconclusive, the 90 % one lies within ±δ: absent
+    recs = _records()
+    for i, s in enumerate(study2.SCL_SEEDS):
+        jit = (i % 5 - 2) * 0.3
+        recs[("S3", s)] = {"metrics": {"step1": {"miou": (40 + jit) / 100}}}
+        recs[("S4", s)] = {"metrics": {"step1": {"miou": (40.1 + jit + (0.5 if i % 2 else -0.5)) / 100}}}
+    by = {r["claim"]: r for r in study2.claim_table(recs, "full")}
+    t1 = by["T1-SCL"]
+    assert t1["n"] == 20 and t1["verdict"] == "inconclusive" and t1["equivalence"] == "absent"
+    text = readme.study2_passage({"records": 79, "planned": 81, "claims": list(by.values())})
+    assert "T1-SCL (SCL (λ = 0.1) helps on top of the relation module; equivalence: *absent*)" in text
+    assert "T1-SCL (" not in text.split("*pending*")[-1]          # not also listed as pending
+
+
+def test_the_readme_quotes_study_2_as_its_committed_results_stand():
+    """README.md's study-2 passage is what `relationnet study --protocol 2 --tabulate --readme README.md` writes from
+    the committed docs/study/study2/results.json: no verdict stronger, no count older."""
+    import json
+    from pathlib import Path
+
+    from relationnet.experiments import readme
+    repo = Path(__file__).resolve().parents[1]
+    block = readme.readme_block((repo / "README.md").read_text(encoding="utf-8"), readme.README2_BEGIN,
+                                readme.README2_END)
+    assert block, "README.md lost its study-2 passage markers"
+    summary = json.loads((repo / "docs" / "study" / "study2" / "results.json").read_text(encoding="utf-8"))
+    assert block == readme.study2_passage(summary), \
+        "README's study-2 passage is stale: run relationnet study --protocol 2 --tabulate --readme README.md"

@@ -1,17 +1,27 @@
-"""The top-level README's study passage, written from study 1's records (``relationnet study --tabulate --readme``):
-nothing in it is stronger than :func:`relationnet.experiments.study1.claim_table`."""
+"""The top-level README's study passages: study 1's, written from its records (``relationnet study --tabulate
+--readme``), nothing in it stronger than :func:`relationnet.experiments.study1.claim_table`; study 2's, written from
+its ``results.json`` (``relationnet study --protocol 2 --tabulate --readme``), nothing in it stronger than that page's
+table (a claim is named under a verdict only when every planned seed has landed: :func:`study2_page.is_final`)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..storage import atomic_write_text
 from .study1 import SEEDS, arms, claim_table, load_records, seeds_for
+from .study2_page import is_final
 
 
 #: The top-level README's study passage lies between these lines (``relationnet study --tabulate --readme``).
 README_BEGIN = "<!-- study-verdicts: written by `relationnet study --tabulate --readme README.md`; do not edit -->"
 
 README_END = "<!-- /study-verdicts -->"
+
+#: Study 2's passage lies between these lines (``relationnet study --protocol 2 --tabulate --readme``).
+README2_BEGIN = ("<!-- study2-verdicts: written by `relationnet study --protocol 2 --tabulate --readme README.md`; "
+                 "do not edit -->")
+
+README2_END = "<!-- /study2-verdicts -->"
 
 #: The order in which the README groups the claims by verdict.
 VERDICT_ORDER = ("reproduced", "contradicted", "inconclusive", "pending", "cut")
@@ -49,25 +59,61 @@ def update_readme(readme: str | Path, results: str | Path = "docs/study", seeds:
                   size: str = "full") -> bool:
     """Rewrite the study passage of ``readme`` (between :data:`README_BEGIN` and :data:`README_END`) from the
     records under ``results``; returns whether the file changed. A README without both lines is an error."""
-    readme = Path(readme)
+    return _rewrite(Path(readme), README_BEGIN, README_END,
+                    lambda: readme_passage(load_records(Path(results), seeds), seeds, size))
+
+def study2_passage(summary: dict) -> str:
+    """The README's account of study 2 from its ``results.json`` (``summary``): records landed of planned, each claim
+    with a verdict (and its equivalence verdict, where the protocol reads one) only once every planned seed has
+    landed; the others listed as pending with their seeds, or as not run."""
+    rows = summary.get("claims") or []
+    final = [r for r in rows if is_final(r)]
+    groups = {k: [r for r in final if r["verdict"].split(" ")[0] == k] for k in VERDICT_ORDER[:3]}
+    pending = [r for r in rows if str(r.get("verdict", "")).startswith("pending")]
+    not_run = [r for r in rows
+               if r.get("seeds_planned") == 0 or str(r.get("verdict", "")).startswith(("not run", "cut"))]
+    head = "**Study 2, verdicts:**" if not pending else "**Study 2, so far:**"
+    lines = [f"{head} {summary.get('records', 0)} of {summary.get('planned', 0)} planned records have landed"
+             + ("; no claim has a verdict yet." if not final else "."), ""]
+    for k, rs in groups.items():
+        if rs:
+            lines.append(f"- *{k}*: " + "; ".join(
+                f"{r['claim']} ({r['title']}" + (f"; equivalence: *{r['equivalence']}*" if r.get("equivalence") else "")
+                + ")" for r in rs) + ".")
+    if pending:
+        lines.append("- *pending* until every planned seed of their arms has landed: "
+                     + ", ".join(f"{r['claim']} ({r['n']} of {r['seeds_planned']} seeds)" for r in pending) + ".")
+    if not_run:
+        lines.append("- *not run*: " + ", ".join(r["claim"] for r in not_run)
+                     + " (their arm was cut by the budget check: METHOD.md, Changes).")
+    lines += ["", "The claims, their tests and intervals are in "
+              "[docs/study/study2/README.md](docs/study/study2/README.md); this README quotes nothing stronger than "
+              "that table."]
+    return "\n".join(lines)
+
+def update_readme2(readme: str | Path, results: str | Path = "docs/study/study2") -> bool:
+    """Rewrite study 2's passage of ``readme`` (between :data:`README2_BEGIN` and :data:`README2_END`) from
+    ``results``/results.json; returns whether the file changed. A README without both lines is an error."""
+    return _rewrite(Path(readme), README2_BEGIN, README2_END,
+                    lambda: study2_passage(json.loads((Path(results) / "results.json").read_text(encoding="utf-8"))))
+
+def _rewrite(readme: Path, begin: str, end: str, passage) -> bool:
     text = readme.read_text(encoding="utf-8")
-    span = _passage_span(text)
+    span = _passage_span(text, begin, end)
     if span is None:
-        raise ValueError(f"{readme} has no study passage: put the lines {README_BEGIN!r} and {README_END!r} "
-                         "where it belongs")
-    new = (text[:span[0]] + "\n" + readme_passage(load_records(Path(results), seeds), seeds, size)
-           + "\n" + text[span[1]:])
+        raise ValueError(f"{readme} has no study passage: put the lines {begin!r} and {end!r} where it belongs")
+    new = text[:span[0]] + "\n" + passage() + "\n" + text[span[1]:]
     if new != text:
         atomic_write_text(readme, new)
     return new != text
 
-def readme_block(text: str) -> str:
-    """The study passage of a README's text (between the marker lines), stripped; '' when it has none."""
-    span = _passage_span(text)
+def readme_block(text: str, begin: str = README_BEGIN, end: str = README_END) -> str:
+    """A study passage of a README's text (between the marker lines), stripped; '' when it has none."""
+    span = _passage_span(text, begin, end)
     return text[span[0]:span[1]].strip() if span else ""
 
-def _passage_span(text: str) -> tuple[int, int] | None:
-    """Where the study passage lies in a README's text: from the end of the first marker line to the start of the
+def _passage_span(text: str, begin: str = README_BEGIN, end: str = README_END) -> tuple[int, int] | None:
+    """Where a study passage lies in a README's text: from the end of the first marker line to the start of the
     second; None without both in that order."""
-    i, j = text.find(README_BEGIN), text.find(README_END)
-    return (i + len(README_BEGIN), j) if 0 <= i < j else None
+    i, j = text.find(begin), text.find(end)
+    return (i + len(begin), j) if 0 <= i < j else None
