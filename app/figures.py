@@ -15,9 +15,11 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from relationnet import viz
+from relationnet.backbones import OUTPUT_STRIDE
 from relationnet.ops import OFFSETS
 
-STRIDE = 8
+#: Input pixels per output cell: every backbone of the package runs at this output stride.
+STRIDE = OUTPUT_STRIDE
 
 
 def jpeg_uri(rgb: np.ndarray, quality: int = 90) -> str:

@@ -19,6 +19,7 @@ from relationnet.data import palette
 from relationnet.data.labels import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE
 from relationnet.engine.checkpoint import CheckpointError, read_meta
 from relationnet.engine.evaluate import BAND_WIDTH, boundary_band, feature_alignment
+from relationnet.experiments.design import LAMBDAS
 from relationnet.experiments.stats import format_ci
 from relationnet.experiments.study1 import claim_formula
 from relationnet.backbones import OUTPUT_STRIDE
@@ -433,8 +434,8 @@ def disagreement_text(rank: int, im: dict, key_a: str, key_b: str) -> str:
             f"being right — only {key_a} {pct[0]:.1f} %, only {key_b} {pct[1]:.1f} %")
 
 
-#: The study's λ claims (each against λ = 0), by λ.
-LAMBDA_CLAIMS = {0.01: "F6-λ0.01", 0.1: "F6-λ0.1", 1.0: "F6-λ1", 10.0: "F6-λ10"}
+#: The study's λ claims (each against λ = 0), by λ: study 1's ids, from its design's λ grid.
+LAMBDA_CLAIMS = {lam: f"F6-λ{lam:g}" for lam in LAMBDAS if lam}
 
 
 def lambda_study_points(study: dict | None) -> list[tuple[float, dict]]:

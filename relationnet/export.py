@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from .backbones import OUTPUT_STRIDE
+
 FORMATS = ("torchscript", "pt2")
 
 
@@ -37,8 +39,9 @@ def export(model: torch.nn.Module, path: str | Path, fmt: str = "torchscript", s
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     h, w = size
-    if h % 8 or w % 8 or h < 16 or w < 16:
-        raise ValueError(f"--input-size must be HEIGHTxWIDTH with multiples of 8 of at least 16, got {h}x{w}")
+    s = OUTPUT_STRIDE
+    if h % s or w % s or h < 2 * s or w < 2 * s:
+        raise ValueError(f"--input-size must be HEIGHTxWIDTH with multiples of {s} of at least {2 * s}, got {h}x{w}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # written and checked under a fresh name of its own: a failed export removes only that file, never one that was

@@ -161,7 +161,7 @@ def study_dir(only: list[str] | None = None) -> Path:
     from .experiments import study1 as study
     results = runs_root() / "study_results"
     study.run_study(runs_root() / "study", results, seeds=2, only=only, size="ci", root=str(data_root()),
-                    progress=False)
+                    progress=True)        # a bar with its estimate: the first run trains for minutes
     return results
 
 

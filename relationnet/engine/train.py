@@ -433,5 +433,5 @@ def _train(cfg: Config, out_dir: Path, progress: bool, init_from, dist_info) -> 
         out_dir.mkdir(parents=True, exist_ok=True)
         if cfg.alternating:
             config_mod.save(cfg, out_dir / "config.yaml")
-            (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+            atomic_write_text(out_dir / "results.json", json.dumps(results, indent=1))
     return results

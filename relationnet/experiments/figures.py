@@ -153,7 +153,7 @@ def alternating_figure(rows: list[dict], records: dict, steps: dict, results: Pa
     """Study 2's alternating-training figure, ``alternating.png``: left, val mIoU against training steps, the
     fine-only curve (``steps``: arm -> its steps, e.g. A4 300, D2 500, G1 1 000, G2 2 000; a dot per seed, a line
     through the means) with the 500-step arms of (a)–(c) beside it; right, the paired differences of ``claims``
-    (95 % interval for two or more seeds, a hollow dot per seed before that; study 1's Alt-Budget in grey).
+    (95 % interval for two or more seeds, a hollow dot per seed before that; study 1's Alt-Budget coloured by its own verdict, like the others).
     None when no record of any of these arms has landed."""
     from matplotlib.figure import Figure
 
@@ -188,8 +188,6 @@ def alternating_figure(rows: list[dict], records: dict, steps: dict, results: Pa
     y = list(range(len(shown)))[::-1]
     for yi, r in zip(y, shown):
         colour = {"reproduced": "tab:green", "contradicted": "tab:red"}.get(r.get("verdict"), "tab:gray")
-        if r["claim"].startswith("study 1"):
-            colour = "0.55"
         if r.get("n", 0) >= 2:
             right.errorbar(r["mean"], yi, xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]], fmt="o", color=colour,
                            capsize=3)
