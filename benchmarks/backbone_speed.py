@@ -6,10 +6,10 @@ from-scratch ResNet38 width 0.125 of the earlier demo — side by side in one pr
 as ratios to ResNet38 w0.125.
 
     python benchmarks/backbone_speed.py                          # 128×256, batch 8
-    python benchmarks/backbone_speed.py --size 96x192            # the demo's training crop
-    python benchmarks/backbone_speed.py --size 128x256 --batch 8 --repeats 5
-    python benchmarks/backbone_speed.py --size 96x192 --layers  # one dilated depthwise layer, three ways
-    python benchmarks/backbone_speed.py --size 96x192 --profile # where a Lite0 stride-8 step spends its time
+    python benchmarks/backbone_speed.py --input-size 96x192            # the demo's training crop
+    python benchmarks/backbone_speed.py --input-size 128x256 --batch 8 --repeats 5
+    python benchmarks/backbone_speed.py --input-size 96x192 --layers  # one dilated depthwise layer, three ways
+    python benchmarks/backbone_speed.py --input-size 96x192 --profile # where a Lite0 stride-8 step spends its time
     python benchmarks/backbone_speed.py --roofline              # + achieved FLOP/s against this machine's peak
 
 With ``--roofline`` each row also gets its FLOPs (FlopCounterMode: matmuls and convolutions) and the achieved FLOP/s
@@ -147,7 +147,7 @@ def profile_rows(step, h8: int, steps: int = 3, top: int = 14, bandwidth: float 
 
 def main(argv=None):
     p = argparse.ArgumentParser()
-    p.add_argument("--size", default="128x256", help="HxW of the training crop")
+    p.add_argument("--input-size", default="128x256", help="HEIGHTxWIDTH of the training crop")
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--head-width", type=float, default=0.25, help="RelationNet width for the Lite0 head")
@@ -160,7 +160,7 @@ def main(argv=None):
     p.add_argument("--profile", action="store_true",
                    help="profile the first model's training step (default: Lite0 at stride 8, now) instead")
     a = p.parse_args(argv)
-    h, w = (int(v) for v in a.size.lower().split("x"))
+    h, w = (int(v) for v in a.input_size.lower().split("x"))
     if a.layers:
         report(f"One dilated depthwise layer, forward + backward, batch {a.batch}, {h}×{w} input (medians of "
                f"{a.repeats})", layer_rows(a.batch, h, w, a.repeats), a.json)

@@ -2,7 +2,7 @@
 DeepLabV3 / FCN (ResNet101, random init), side by side in one process.
 
     python benchmarks/model_speed.py                     # 512×1024, batch 1 on CPU (8 on a GPU), 3 repeats
-    python benchmarks/model_speed.py --size 256x512 --repeats 3 --models r38w0.125,deeplabv3
+    python benchmarks/model_speed.py --input-size 256x512 --repeats 3 --models r38w0.125,deeplabv3
 
 Rows: ``train img/s`` (forward + OHEM + SCL + backward + SGD step), ``infer img/s`` (forward, no grad,
 no similarity subnet) — medians, all models in this one process — and peak memory of each, measured in a
@@ -117,14 +117,14 @@ def _memory_child(name, h, w, b, train) -> float:
 
 def main(argv=None):
     p = argparse.ArgumentParser()
-    p.add_argument("--size", default="512x1024", help="HxW")
+    p.add_argument("--input-size", default="512x1024", help="HEIGHTxWIDTH of the input")
     p.add_argument("--batch", type=int, default=None, help="default: 1 on CPU, 8 on a GPU")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--models", default="r101,r38w1.0,r38w0.125,deeplabv3,fcn")
     p.add_argument("--json", default="benchmarks/results/model_speed.json")
     a = p.parse_args(argv)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    h, w = (int(v) for v in a.size.split("x"))
+    h, w = (int(v) for v in a.input_size.lower().split("x"))
     b = a.batch or (8 if dev == "cuda" else 1)
     torch.manual_seed(0)
     x = torch.randn(b, 3, h, w, device=dev)

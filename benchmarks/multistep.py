@@ -1,6 +1,6 @@
 """Cost of the multi-step test: 1/4/16/64 steps relative to 1 step (shifted copies batched), side by side.
 
-    python benchmarks/multistep.py [--size 128x256] [--width 0.125] [--repeats 5]
+    python benchmarks/multistep.py [--input-size 128x256] [--width 0.125] [--repeats 5]
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ import relationnet as rn  # noqa: E402
 
 def main(argv=None):
     p = argparse.ArgumentParser()
-    p.add_argument("--size", default="128x256", help="HxW")
+    p.add_argument("--input-size", default="128x256", help="HEIGHTxWIDTH of the input")
     p.add_argument("--width", type=float, default=0.125)
     p.add_argument("--dcn", action="store_true")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--json", default="benchmarks/results/multistep.json")
     a = p.parse_args(argv)
     dev = "cuda" if torch.cuda.is_available() else "cpu"
-    h, w = (int(v) for v in a.size.split("x"))
+    h, w = (int(v) for v in a.input_size.lower().split("x"))
     model = rn.models.RelationNet(19, width=a.width, dcn=a.dcn).to(dev).eval()
     x = torch.randn(1, 3, h, w, device=dev)
     rows = []

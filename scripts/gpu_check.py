@@ -41,10 +41,10 @@ def checks(tmp: str) -> list[Check]:
         Check("amp-step", "an AMP training step of each backbone against float32 (relative update difference < 5 %)",
               (PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cuda.py", "-k", "amp"), 60),
         Check("model-speed", "RelationNet-R101 vs DeepLabV3-R101 and the others at 512x1024, batch 8: the "
-              "model_speed table on CUDA", (PY, "benchmarks/model_speed.py", "--size", "512x1024", "--batch", "8",
+              "model_speed table on CUDA", (PY, "benchmarks/model_speed.py", "--input-size", "512x1024", "--batch", "8",
                                             "--repeats", "3", "--json", f"{res}/model_speed_cuda.json"), 90),
         Check("multistep", "the 1/4/16/64-step test's cost on CUDA",
-              (PY, "benchmarks/multistep.py", "--size", "512x1024", "--json", f"{res}/multistep_cuda.json"), 45),
+              (PY, "benchmarks/multistep.py", "--input-size", "512x1024", "--json", f"{res}/multistep_cuda.json"), 45),
         Check("ddp-2", "a two-process DDP training run over NCCL (tiny SynthCity)",
               (PY, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "relationnet", "train",
                "synthcity_full", f"root={tmp}/data", "epochs=1", "const_epochs=0", "iters_per_epoch=4", "val_limit=8",

@@ -33,13 +33,13 @@ def test_notebooks_use_the_library_and_check_what_they_rebuild():
 
 
 @pytest.mark.parametrize("script,args", [
-    ("model_speed.py", ["--size", "32x64", "--repeats", "1", "--models", "r38w0.125,deeplabv3"]),
-    ("multistep.py", ["--size", "32x48", "--repeats", "1"]),
-    ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1"]),
-    ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1", "--profile"]),
-    ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1", "--models", "r38w0.125",
+    ("model_speed.py", ["--input-size", "32x64", "--repeats", "1", "--models", "r38w0.125,deeplabv3"]),
+    ("multistep.py", ["--input-size", "32x48", "--repeats", "1"]),
+    ("backbone_speed.py", ["--input-size", "32x64", "--batch", "2", "--repeats", "1"]),
+    ("backbone_speed.py", ["--input-size", "32x64", "--batch", "2", "--repeats", "1", "--profile"]),
+    ("backbone_speed.py", ["--input-size", "32x64", "--batch", "2", "--repeats", "1", "--models", "r38w0.125",
                            "--roofline"]),
-    ("backbone_speed.py", ["--size", "32x64", "--batch", "2", "--repeats", "1", "--profile", "--roofline"]),
+    ("backbone_speed.py", ["--input-size", "32x64", "--batch", "2", "--repeats", "1", "--profile", "--roofline"]),
     ("dashboard_view.py", ["--checkpoint", "none", "--repeats", "1"]),
     ("dashboard_interaction.py", ["--runs", "none", "--repeats", "1"]),
 ])
