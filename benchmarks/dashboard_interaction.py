@@ -21,14 +21,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +36,7 @@ import torch  # noqa: E402
 from _common import median_time, report  # noqa: E402
 from PIL import Image  # noqa: E402
 
+import browser  # noqa: E402
 import figures  # noqa: E402
 import helpers  # noqa: E402
 from relationnet import viz  # noqa: E402
@@ -102,44 +99,15 @@ def run_models(ms, rgb):
 @contextlib.contextmanager
 def dashboard_page(runs: Path, query: str = ""):
     """A running dashboard on ``runs`` and a headless Chromium on its page (None without chromium)."""
-    chromium, driver_bin = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
-    if not (chromium and driver_bin):
+    if not (browser.CHROMIUM and browser.CHROMEDRIVER):
         yield None
         return
-    from selenium import webdriver
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    tmp = Path(tempfile.mkdtemp())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "app" / "streamlit_app.py"),
-                               "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless",
-                               "true", "--browser.gatherUsageStats", "false", "--", "--runs", str(runs)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = chromium
-        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1300",
-                  f"--user-data-dir={tmp / 'profile'}"):
-            opts.add_argument(a)
-        d = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_bin), options=opts)
-        try:
-            d.get(f"http://127.0.0.1:{port}/?a={PAIR[0]}&b={PAIR[1]}{query}")
-            WebDriverWait(d, 120, poll_frequency=0.01).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role='tab']"))
-            yield d
-        finally:
-            d.quit()
-    finally:
-        server.terminate()
-        server.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
+    with browser.dashboard(runs) as url, browser.chromium((1280, 1300)) as d:
+        d.get(f"{url}/?a={PAIR[0]}&b={PAIR[1]}{query}")
+        WebDriverWait(d, 120, poll_frequency=0.01).until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role='tab']"))
+        yield d
 
 
 def _mark(d) -> None:
@@ -290,25 +258,18 @@ def figure_variants(rgb: np.ndarray, aff: np.ndarray) -> dict:
 
 def figure_draw_times(variants: dict, repeats: int = 9) -> list[dict] | str:
     """Median Plotly.newPlot time of each figure in headless Chromium, one page, plotly.js from the installed plotly."""
-    chromium, driver_bin = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
-    if not (chromium and driver_bin):
+    if not (browser.CHROMIUM and browser.CHROMEDRIVER):
         return "no chromium"
     import json
 
     import plotly
-    from selenium import webdriver
-    tmp = Path(tempfile.mkdtemp())
     js = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text()
     specs = {k: json.loads(pio.to_json(f)) for k, f in variants.items()}
-    (tmp / "page.html").write_text("<html><body><div id=p style='width:420px;height:250px'></div><script>" + js +
-                                   "</script><script>window.FIGS=" + json.dumps(specs) + ";</script></body></html>")
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp / 'profile'}"):
-        opts.add_argument(arg)
-    d = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_bin), options=opts)
-    try:
-        d.get((tmp / "page.html").as_uri())
+    with tempfile.TemporaryDirectory() as tmp, browser.chromium() as d:
+        page = Path(tmp) / "page.html"
+        page.write_text("<html><body><div id=p style='width:420px;height:250px'></div><script>" + js +
+                        "</script><script>window.FIGS=" + json.dumps(specs) + ";</script></body></html>")
+        d.get(page.as_uri())
         rows = []
         for name in variants:
             ms = d.execute_async_script("""
@@ -320,8 +281,6 @@ def figure_draw_times(variants: dict, repeats: int = 9) -> list[dict] | str:
             rows.append({"figure": name, "draw ms (median)": statistics.median(ms),
                          "JSON kB": len(pio.to_json(variants[name])) / 1000})
         return rows
-    finally:
-        d.quit()
 
 
 def tab_render_times(runs: Path) -> list[dict]:

@@ -3,11 +3,8 @@ with an uploaded non-image), and one real headless-Chromium test."""
 import io
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +18,7 @@ sys.path.insert(0, str(REPO / "app"))
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+import browser  # noqa: E402
 import figures  # noqa: E402
 import helpers  # noqa: E402
 
@@ -412,98 +410,62 @@ def test_decode_upload_rules():
         helpers.decode_upload(b"GIF89a broken", "x.gif")
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-
-
-@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER) and os.environ.get("CI") != "true",
+@pytest.mark.skipif(not (browser.CHROMIUM and browser.CHROMEDRIVER) and os.environ.get("CI") != "true",
                     reason="Debian chromium + chromium-driver not installed (CI installs them)")
 def test_real_browser(demo_runs, tmp_path):
-    from selenium import webdriver
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
-    port = _free_port()
-    env = {**os.environ, "RELATIONNET_RUNS": str(demo_runs)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", APP, "--server.address", "127.0.0.1",
-                               "--server.port", str(port), "--server.headless", "true",
-                               "--browser.gatherUsageStats", "false"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(120):
+    with browser.dashboard(demo_runs) as url, browser.chromium((1400, 1000)) as driver:
+        driver.get(f"{url}/?a=baseline&b=alternating/stage3")
+        wait = WebDriverWait(driver, 120)
+        wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "RelationNet workbench"))
+        tabs = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role='tab']"))
+        next(t for t in tabs if "Predictions" in t.text).click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stImage'] img"))
+        time.sleep(1)
+        assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
+        shot = Path(os.environ.get("RELATIONNET_SCREENSHOT_DIR", tmp_path)) / "dashboard_test.png"
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+        # the pixel affinity explorer: click a pixel of the map, the maps follow the clicked cell
+        next(t for t in driver.find_elements(By.CSS_SELECTOR, "[role='tab']") if "Pixel affinity" in t.text).click()
+
+        def cell_caption(d):
             try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        opts = webdriver.ChromeOptions()
-        opts.binary_location = CHROMIUM
-        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'profile'}"):
-            opts.add_argument(a)
-        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=opts)
+                found = [t for t in (c.text for c in d.find_elements(
+                    By.CSS_SELECTOR, "[data-testid='stCaptionContainer']")) if "is centred on input pixel" in t]
+            except StaleElementReferenceException:           # the tab being redrawn: look again
+                return False
+            return found[0] if found else False
+        before = wait.until(cell_caption)
+        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget'] *"))
+        time.sleep(1)                                # the tab's script run (only the open tab runs) is done
+        plot = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag"))
+        w, h = plot.size["width"], plot.size["height"]
+        ActionChains(driver).move_to_element_with_offset(plot, -w // 3, h // 3).click().perform()
+        after = wait.until(lambda d: (cell_caption(d) or before) != before and cell_caption(d))
+        cell = after.split("cell ")[1].split(" is centred")[0]                       # "(r, c)"
+        want = [f"baseline: cosine to cell {cell}", f"alternating/stage3: cosine to cell {cell}"]
+
+        def titles(d):
+            try:
+                return [t.text for t in d.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_0 .gtitle, "
+                                                                        ".st-key-aff_map_1 .gtitle")]
+            except StaleElementReferenceException:           # a map being redrawn: read it again
+                return []
         try:
-            driver.get(f"http://127.0.0.1:{port}/?a=baseline&b=alternating/stage3")
-            wait = WebDriverWait(driver, 120)
-            wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "RelationNet workbench"))
-            tabs = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[role='tab']"))
-            next(t for t in tabs if "Predictions" in t.text).click()
-            wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "[data-testid='stImage'] img"))
-            time.sleep(1)
-            assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
-            shot = Path(os.environ.get("RELATIONNET_SCREENSHOT_DIR", tmp_path)) / "dashboard_test.png"
-            driver.save_screenshot(str(shot))
-            assert shot.stat().st_size > 10_000
-            # the pixel affinity explorer: click a pixel of the map, the maps follow the clicked cell
-            next(t for t in driver.find_elements(By.CSS_SELECTOR, "[role='tab']") if "Pixel affinity" in t.text).click()
-
-            def cell_caption(d):
-                try:
-                    found = [t for t in (c.text for c in d.find_elements(
-                        By.CSS_SELECTOR, "[data-testid='stCaptionContainer']")) if "is centred on input pixel" in t]
-                except StaleElementReferenceException:           # the tab being redrawn: look again
-                    return False
-                return found[0] if found else False
-            before = wait.until(cell_caption)
-            wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "[data-testid='stStatusWidget'] *"))
-            time.sleep(1)                                # the tab's script run (only the open tab runs) is done
-            plot = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, ".st-key-aff_map_1 .nsewdrag"))
-            w, h = plot.size["width"], plot.size["height"]
-            ActionChains(driver).move_to_element_with_offset(plot, -w // 3, h // 3).click().perform()
-            after = wait.until(lambda d: (cell_caption(d) or before) != before and cell_caption(d))
-            cell = after.split("cell ")[1].split(" is centred")[0]                       # "(r, c)"
-            want = [f"baseline: cosine to cell {cell}", f"alternating/stage3: cosine to cell {cell}"]
-
-            def titles(d):
-                try:
-                    return [t.text for t in d.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_0 .gtitle, "
-                                                                            ".st-key-aff_map_1 .gtitle")]
-                except StaleElementReferenceException:           # a map being redrawn: read it again
-                    return []
-            try:
-                WebDriverWait(driver, 30).until(lambda d: titles(d) == want)
-            except TimeoutException:
-                pass
-            assert titles(driver) == want, titles(driver)
-            def rc(caption):
-                return tuple(int(v) for v in caption.split("cell (")[1].split(")")[0].split(", "))
-            assert rc(after)[0] > rc(before)[0] and rc(after)[1] < rc(before)[1]   # lower left of the centre cell
-            assert driver.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_0 .heatmaplayer, .st-key-aff_map_0 image")
-            assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
-        finally:
-            driver.quit()
-    finally:
-        server.terminate()
-        server.wait(10)
+            WebDriverWait(driver, 30).until(lambda d: titles(d) == want)
+        except TimeoutException:
+            pass
+        assert titles(driver) == want, titles(driver)
+        def rc(caption):
+            return tuple(int(v) for v in caption.split("cell (")[1].split(")")[0].split(", "))
+        assert rc(after)[0] > rc(before)[0] and rc(after)[1] < rc(before)[1]   # lower left of the centre cell
+        assert driver.find_elements(By.CSS_SELECTOR, ".st-key-aff_map_0 .heatmaplayer, .st-key-aff_map_0 image")
+        assert not driver.find_elements(By.CSS_SELECTOR, "[data-testid='stException']")
 
 
 @pytest.mark.parametrize("hw", [(100, 150), (64, 128)])

@@ -1,0 +1,85 @@
+"""The dashboard served on a free local port and Debian's headless Chromium driven by Selenium: one start-up for the
+browser test (tests/test_app.py), the screenshots (scripts/screenshots.py) and the interaction benchmark
+(benchmarks/dashboard_interaction.py). Nothing here downloads a browser: ``chromium`` and ``chromedriver`` come from
+the system (``apt-get install chromium chromium-driver``), and both helpers say so when they are missing."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+APP = Path(__file__).resolve().parent / "streamlit_app.py"
+
+#: The system's browser and its driver (None when not installed).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def dashboard(runs: str | Path, start_timeout: float = 60.0) -> Iterator[str]:
+    """The dashboard on a folder of runs (given both as ``--runs`` and ``RELATIONNET_RUNS``), quiet, on a free port;
+    yields its address once its health check answers, and stops it on leaving."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1", "--server.port",
+           str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--runs", str(runs)]
+    server = subprocess.Popen(cmd, env={**os.environ, "RELATIONNET_RUNS": str(runs)}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the dashboard did not start within {start_timeout:.0f} s "
+                                   f"(exit status {server.poll()})")
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@contextlib.contextmanager
+def chromium(window: tuple[int, int] = (1280, 1300), extra: tuple[str, ...] = ()) -> Iterator:
+    """Headless Chromium (a Selenium driver) with a fresh profile in a temporary folder, removed on leaving."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        raise RuntimeError("headless Chromium needs Debian's chromium and chromium-driver "
+                           "(apt-get install -y chromium chromium-driver)")
+    from selenium import webdriver
+    profile = Path(tempfile.mkdtemp(prefix="relationnet_chromium_"))
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+              "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              f"--window-size={window[0]},{window[1]}", f"--user-data-dir={profile}", *extra):
+        opts.add_argument(a)
+    try:
+        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=opts)
+        try:
+            yield driver
+        finally:
+            driver.quit()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
