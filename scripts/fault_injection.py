@@ -271,16 +271,30 @@ def disk_full(base: Path, data: Path, env: dict, reference: dict, log) -> dict:
     return res
 
 
-def report(jobs: list[Job], full: dict | None, args, wall: float) -> str:
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True).stdout.strip()
+
+
+def code_revision() -> tuple[str, bool]:
+    """The checkout's revision and whether relationnet/ or scripts/ differ from it, taken when the campaign starts (each
+    job starts new processes from the working tree, so the report also names what changed under it by the end)."""
+    return _git("rev-parse", "--short", "HEAD") or "?", bool(_git("status", "--porcelain", "--", "relationnet", "scripts"))
+
+
+def report(jobs: list[Job], full: dict | None, args, wall: float, start: tuple[str, bool]) -> str:
     import platform
     import torch
-    rev = subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "rev-parse", "--short", "HEAD"],
-                         capture_output=True, text=True).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "-C", str(Path(__file__).resolve().parents[1]), "status", "--porcelain", "--",
-                            "relationnet", "scripts"], capture_output=True, text=True).stdout.strip()
+    rev, dirty = start
+    end = _git("rev-parse", "--short", "HEAD") or "?"
+    moved = ""
+    if end != rev:
+        changed = _git("diff", "--name-only", rev, end, "--", "relationnet", "scripts").split()
+        moved = (f" (HEAD at the end: {end}; between the two, relationnet/ and scripts/ changed in "
+                 f"{', '.join(changed) if changed else 'no file'})")
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     lines = ["## The SIGKILL campaign", "",
-             f"Code: revision {rev}{' with uncommitted changes to relationnet/ or scripts/' if dirty else ''}; "
+             f"Code: revision {rev} at the start{' with uncommitted changes to relationnet/ or scripts/' if dirty else ''}"
+             f"{moved}; "
              f"load average at the end {load} (1 / 5 / 15 min; above 2 means other work shared the 2 cores and the "
              "times below are longer than alone).", "",
              "Produced by `python scripts/fault_injection.py` (seed "
@@ -342,6 +356,7 @@ def main(argv=None) -> int:
     names = [n.strip() for n in args.jobs.split(",") if n.strip()]
     rng = random.Random(args.seed)
     env = {**os.environ, "PYTHONHASHSEED": "0"}
+    start = code_revision()
     base = Path(tempfile.mkdtemp(prefix="relationnet_faults_"))
     t0 = time.perf_counter()
     try:
@@ -366,7 +381,7 @@ def main(argv=None) -> int:
             if "train" in names:
                 full = disk_full(base, data, env, run_state(base / "train" / "reference" / "run"), log)
                 print(f"disk full: {'as required' if full['ok'] else 'NOT as required'}: {full}", flush=True)
-        text = report(chosen, full, args, time.perf_counter() - t0)
+        text = report(chosen, full, args, time.perf_counter() - t0, start)
         print(text)
         if report_path:
             write_report(Path(report_path), text)
