@@ -29,9 +29,8 @@ SEEDS = 5
 #: The demo's runs at CI size (tests; the notebooks shrink them further with :data:`NOTEBOOK_CI`).
 DEMO_CI = {"epochs": 2, "const_epochs": 1, "iters_per_epoch": 12, "stage_epochs": [2, 1, 1], "eval_every": 2,
            "val_limit": 24, "workers": 0}
-#: Extra shrinking of the demo's CI size for notebooks (they train several models each).
-NOTEBOOK_CI = {"epochs": 2, "const_epochs": 1, "iters_per_epoch": 5, "stage_epochs": [2, 1, 1], "eval_every": 2,
-               "val_limit": 24, "workers": 0}
+#: Extra shrinking of the demo's CI size for notebooks (they train several models each): fewer steps per epoch.
+NOTEBOOK_CI = {**DEMO_CI, "iters_per_epoch": 5}
 #: The SynthCity of the CI size (``data/synthcity_ci``).
 CI_DATA = SynthCityConfig(num_train=100, num_val=24, num_coarse=100)
 
