@@ -588,3 +588,41 @@ def test_ablations_tab_shows_study_2_apart_with_its_committed_intervals(demo_run
             ci = stats.ttest_1samp(c["diffs"], 0).confidence_interval()
             lo, hi = row["paired difference [95 % CI]"].replace("−", "-").split("[")[1].rstrip("]").split(", ")
             assert abs(float(lo) - ci.low) <= 0.051 and abs(float(hi) - ci.high) <= 0.051, (c["claim"], row)
+
+
+def test_the_browser_harness_removes_only_the_profile_folder_it_made(tmp_path, monkeypatch):
+    """app/browser.chromium deletes one folder: the fresh profile it made with mkdtemp; a user's folder beside it (here
+    the same parent) is left byte for byte, also when the browser fails to start."""
+    import tempfile
+    user = tmp_path / "my_project"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    made = []
+
+    def mkdtemp(prefix=""):
+        made.append(tmp_path / f"{prefix}{len(made)}")
+        made[-1].mkdir()
+        return str(made[-1])
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(browser, "CHROMEDRIVER", "/nonexistent/chromedriver")
+    from selenium import webdriver
+
+    class FakeChrome:
+        def __init__(self, service, options):
+            assert any(str(made[-1]) in a for a in options.arguments)
+        def quit(self):
+            pass
+    monkeypatch.setattr(webdriver, "Chrome", FakeChrome)
+    with browser.chromium() as d:
+        assert isinstance(d, FakeChrome) and made[-1].is_dir()
+    assert not made[-1].exists()
+    def broken(service, options):
+        raise RuntimeError("no display")
+    monkeypatch.setattr(webdriver, "Chrome", broken)
+    with pytest.raises(RuntimeError, match="no display"):
+        with browser.chromium():
+            pass
+    assert len(made) == 2 and not made[-1].exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my_project"]
+    assert (user / "notes.txt").read_text() == "mine"
