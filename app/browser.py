@@ -5,18 +5,14 @@ the system (``apt-get install chromium chromium-driver``), and both helpers say 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 from typing import Iterator
-
-APP = Path(__file__).resolve().parent / "streamlit_app.py"
 
 #: The system's browser and its driver (None when not installed).
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -34,11 +30,10 @@ def free_port() -> int:
 def dashboard(runs: str | Path, start_timeout: float = 60.0) -> Iterator[str]:
     """The dashboard on a folder of runs (given both as ``--runs`` and ``RELATIONNET_RUNS``), quiet, on a free port;
     yields its address once its health check answers, and stops it on leaving."""
+    from relationnet.experiments.demo import dashboard_command
     port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1", "--server.port",
-           str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--runs", str(runs)]
-    server = subprocess.Popen(cmd, env={**os.environ, "RELATIONNET_RUNS": str(runs)}, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    cmd, env = dashboard_command(runs, port)
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_timeout

@@ -626,3 +626,35 @@ def test_the_browser_harness_removes_only_the_profile_folder_it_made(tmp_path, m
     assert len(made) == 2 and not made[-1].exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["my_project"]
     assert (user / "notes.txt").read_text() == "mine"
+
+
+def test_relationnet_dashboard_serves_the_runs_and_ctrl_c_leaves_nothing_listening(demo_runs):
+    """The main job ends with ``relationnet dashboard``'s start-up: the server answers its health check and serves
+    the app on the port asked for, and Ctrl-C (SIGINT to the command) stops the server it started."""
+    import signal
+    import socket
+    import subprocess
+    import urllib.request
+    port = browser.free_port()
+    cmd = [sys.executable, "-m", "relationnet", "dashboard", "--runs", str(demo_runs), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(0.5)
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
+        assert "<html" in page.lower()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert f"http://127.0.0.1:{port}" in out
+        with socket.socket() as s:          # nothing listens on the port any more: the server went with the command
+            assert s.connect_ex(("127.0.0.1", port)) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -107,19 +107,31 @@ def _run_demo(out: Path, size: str, root, device: str, progress: bool, extra: di
     print(md)
     return summary
 
+def dashboard_command(runs_dir: str | Path, port: int = 8501) -> tuple[list[str], dict]:
+    """The command line and environment that serve the dashboard on 127.0.0.1:``port`` for a folder of runs (given
+    both as ``--runs`` and ``RELATIONNET_RUNS``); the one start-up of ``relationnet demo``/``dashboard`` and of the
+    browser harness (app/browser.py)."""
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()), "--server.address", "127.0.0.1", "--server.port",
+           str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--runs", str(runs_dir)]
+    return cmd, {**os.environ, "RELATIONNET_RUNS": str(runs_dir)}
+
+
 def start_dashboard(runs_dir: Path, port: int = 8501, block: bool = True):
     path = app_path()
     if not path.is_file():
         print(f"dashboard not found at {path}; install from a source checkout (pip install -e '.[app]')")
         return None
-    cmd = [sys.executable, "-m", "streamlit", "run", str(path), "--server.address", "127.0.0.1", "--server.port",
-           str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", "--", "--runs", str(runs_dir)]
-    env = {**os.environ, "RELATIONNET_RUNS": str(runs_dir)}
+    cmd, env = dashboard_command(runs_dir, port)
     print(f"dashboard: http://127.0.0.1:{port}  (Ctrl-C to stop)")
     proc = subprocess.Popen(cmd, env=env)
     if block:
         try:
             proc.wait()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:                  # stop the server too, and wait for it to let go of the port
             proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     return proc
