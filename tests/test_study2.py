@@ -183,6 +183,21 @@ def test_the_budget_check_counts_only_epochs_that_had_the_machine(tmp_path):
                                                "below: 2, 1.10–1.55")
 
 
+def test_what_is_left_is_counted_from_the_plan_and_priced_at_the_alone_rate(tmp_path):
+    from types import SimpleNamespace as Arm
+    a, b = Arm(id="A", train_steps=300), Arm(id="B", train_steps=500)
+    plan, records = [(1, a), (2, a), (1, b)], {("A", 1): {}}
+    assert study2.remaining_line(records, plan, tmp_path) == "left: 2 runs, 800 training steps"    # no epochs yet
+    log = tmp_path / "seed1" / "B" / "metrics.jsonl"
+    log.parent.mkdir(parents=True)
+    log.write_text("".join(json.dumps({"step": 50 * (i + 1), "sec": 100.0, "cpu_sec": 170.0}) + "\n" for i in range(10)))
+    # 170 core-s / 50 steps = 3.4 core-s per step at 1.7 cores busy; 800 steps × 3.4 × 1.08 (evaluation) = 2937.6
+    # core-s = 0.816 core-hours, / 1.7 cores = 0.48 h
+    assert study2.remaining_line(records, plan, tmp_path) == (
+        "left: 2 runs, 800 training steps; at 3.40 core-s per step alone about 0.8 core-hours, "
+        "0.5 h with the machine left to the study")
+
+
 def test_commit_record_commits_that_file_only(tmp_path, monkeypatch):
     import subprocess
     repo = tmp_path / "repo"

@@ -399,7 +399,7 @@ def describe(size: str = "full", results: str | Path = RESULTS) -> str:
     landed = sum(r.get("train_steps") or 0 for r in records.values())
     lines += [f"planned: {len(plan)} runs, {steps} training steps; landed: {len(records)} records, {landed} training "
               f"steps, {sum(r.get('train_cpu_seconds') or 0 for r in records.values()) / 3600:.2f} core-hours",
-              budget_projection(size=size), occupancy_line(), "", "claims:"]
+              remaining_line(records, plan), budget_projection(size=size), occupancy_line(), "", "claims:"]
     lines += [f"  {c.id}: {claim_formula(c.arm, c.ref, c.metric, c.ref_metric)}; paper {c.paper}" for c in CLAIMS]
     lines += [f"problem: {p}" for p in problems]
     return "\n".join(lines)
@@ -463,6 +463,22 @@ def budget_projection(out: str | Path = OUT, size: str = "full", eval_share: flo
             f"core-h, without S5 {total(steps - contingent):.1f}, without S5 and G2 "
             f"{total(steps - contingent - g.get('G2', 0)):.1f}, without S5, G2 and G1 "
             f"{total(steps - contingent - sum(g.values())):.1f}; budget {BUDGET_CORE_HOURS:g}")
+
+
+def remaining_line(records: dict, plan: list, out: str | Path = OUT, eval_share: float = 0.08) -> str:
+    """What is left of the plan: runs not landed, their training steps (a run in progress counted whole) and, at
+    the alone rate of :func:`alone_rate` (plus evaluation, as the budget projection), the core-hours and the hours
+    of a machine left to the study."""
+    left = [(s, a) for s, a in plan if (a.id, s) not in records]
+    steps = sum(a.train_steps for _, a in left)
+    line = f"left: {len(left)} runs, {steps} training steps"
+    rate, n = alone_rate(out)
+    busy = sorted(b for b, _ in epoch_occupancy(out) if b >= ALONE_CORES)
+    if rate is None or n < 10 or not steps:
+        return line
+    core_h = steps * rate * (1 + eval_share) / 3600
+    return (f"{line}; at {rate:.2f} core-s per step alone about {core_h:.1f} core-hours, "
+            f"{core_h / busy[len(busy) // 2]:.1f} h with the machine left to the study")
 
 
 def budget_steps(size: str = "full") -> dict:
