@@ -628,7 +628,7 @@ def test_the_browser_harness_removes_only_the_profile_folder_it_made(tmp_path, m
     assert (user / "notes.txt").read_text() == "mine"
 
 
-def test_relationnet_dashboard_serves_the_runs_and_ctrl_c_leaves_nothing_listening(demo_runs):
+def test_relationnet_dashboard_serves_on_its_port_and_ctrl_c_leaves_nothing_listening(demo_runs):
     """The main job ends with ``relationnet dashboard``'s start-up: the server answers its health check and serves
     the app on the port asked for, and Ctrl-C (SIGINT to the command) stops the server it started."""
     import signal

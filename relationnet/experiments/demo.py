@@ -107,6 +107,7 @@ def _run_demo(out: Path, size: str, root, device: str, progress: bool, extra: di
     print(md)
     return summary
 
+
 def dashboard_command(runs_dir: str | Path, port: int = 8501) -> tuple[list[str], dict]:
     """The command line and environment that serve the dashboard on 127.0.0.1:``port`` for a folder of runs (given
     both as ``--runs`` and ``RELATIONNET_RUNS``); the one start-up of ``relationnet demo``/``dashboard`` and of the
