@@ -30,30 +30,31 @@ def free_port() -> int:
 def dashboard(runs: str | Path, start_timeout: float = 60.0) -> Iterator[str]:
     """The dashboard on a folder of runs (given both as ``--runs`` and ``RELATIONNET_RUNS``), quiet, on a free port;
     yields its address once its health check answers, and stops it on leaving."""
-    from relationnet.experiments.demo import dashboard_command
+    from relationnet.experiments.demo import dashboard_command, stop_process
     port = free_port()
     cmd, env = dashboard_command(runs, port)
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the dashboard did not start within {start_timeout:.0f} s "
-                                   f"(exit status {server.poll()})")
-            time.sleep(0.5)
+        wait_healthy(url, server, start_timeout)
         yield url
     finally:
-        server.terminate()
+        stop_process(server, 10)
+
+
+def wait_healthy(url: str, server: subprocess.Popen, timeout: float) -> None:
+    """Return once the dashboard at ``url`` answers its health check; RuntimeError when ``server`` exits first or
+    ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
         try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the dashboard did not start within {timeout:.0f} s (exit status {server.poll()})")
+        time.sleep(0.5)
 
 
 @contextlib.contextmanager

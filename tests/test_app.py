@@ -639,15 +639,7 @@ def test_relationnet_dashboard_serves_on_its_port_and_ctrl_c_leaves_nothing_list
     cmd = [sys.executable, "-m", "relationnet", "dashboard", "--runs", str(demo_runs), "--port", str(port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "the dashboard did not start"
-            time.sleep(0.5)
+        browser.wait_healthy(f"http://127.0.0.1:{port}", proc, 90)       # raises: the dashboard did not start
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
         assert "<html" in page.lower()
         proc.send_signal(signal.SIGINT)

@@ -129,10 +129,15 @@ def start_dashboard(runs_dir: Path, port: int = 8501, block: bool = True):
         try:
             proc.wait()
         except KeyboardInterrupt:                  # stop the server too, and wait for it to let go of the port
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, 15)
     return proc
+
+
+def stop_process(proc: subprocess.Popen, timeout: float) -> None:
+    """Terminate ``proc`` and wait for it; kill it when it has not gone within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -438,11 +438,12 @@ def occupancy_line(out: str | Path = OUT) -> str:
             f"below: {len(shared)}, {span(shared)}")
 
 
-def alone_rate(out: str | Path = OUT) -> tuple[float | None, int]:
+def alone_rate(out: str | Path = OUT, epochs: list | None = None) -> tuple[float | None, int]:
     """(median core-seconds per training step over the study's epochs that had the machine alone, how many such
-    epochs), from the run folders' ``metrics.jsonl`` (METHOD.md, Changes: the budget check's rate)."""
+    epochs), from the run folders' ``metrics.jsonl`` (METHOD.md, Changes: the budget check's rate); ``epochs``:
+    :func:`epoch_occupancy`'s list when the caller has read it already."""
     import statistics
-    rates = [rate for busy, rate in epoch_occupancy(out) if busy >= ALONE_CORES]
+    rates = [rate for busy, rate in (epoch_occupancy(out) if epochs is None else epochs) if busy >= ALONE_CORES]
     return (statistics.median(rates) if rates else None), len(rates)
 
 
@@ -472,13 +473,15 @@ def remaining_line(records: dict, plan: list, out: str | Path = OUT, eval_share:
     left = [(s, a) for s, a in plan if (a.id, s) not in records]
     steps = sum(a.train_steps for _, a in left)
     line = f"left: {len(left)} runs, {steps} training steps"
-    rate, n = alone_rate(out)
-    busy = sorted(b for b, _ in epoch_occupancy(out) if b >= ALONE_CORES)
+    import statistics
+    epochs = epoch_occupancy(out)                         # the logs read once, for the rate and the cores busy
+    rate, n = alone_rate(out, epochs)
     if rate is None or n < 10 or not steps:
         return line
+    busy = statistics.median(b for b, _ in epochs if b >= ALONE_CORES)
     core_h = steps * rate * (1 + eval_share) / 3600
     return (f"{line}; at {rate:.2f} core-s per step alone about {core_h:.1f} core-hours, "
-            f"{core_h / busy[len(busy) // 2]:.1f} h with the machine left to the study")
+            f"{core_h / busy:.1f} h with the machine left to the study")
 
 
 def budget_steps(size: str = "full") -> dict:
