@@ -5,7 +5,7 @@ import pytest
 
 from relationnet.experiments import study2
 from relationnet.experiments.figures import alternating_figure
-from relationnet.experiments.study2_page import ALT_CLAIMS, alternating_lines, mechanism_lines, study1_claim
+from relationnet.experiments.study2_page import ALT_CLAIMS, alternating_lines, is_final, mechanism_lines, study1_claim
 
 J1 = [0.2, -0.1, 0.0, 0.1, -0.2]          # seed jitters, each with mean 0
 J2 = [-0.1, 0.2, 0.1, -0.2, 0.0]
@@ -41,18 +41,24 @@ def test_the_account_says_what_the_verdicts_say():
     text = " ".join(alternating_lines(rows))
     assert ("With the same restarts, coarse labels in stage 2 cost 4.00 points against fine ones; with fine labels "
             "throughout, restarting the schedule made no difference this study can detect") in text
-    assert "Study 1's loss, seen again here, therefore came from the coarse labels." in text
-    assert ("coarse labels in its middle segment still cost 6.00 points, and that schedule lost 2.00 points to the "
+    assert ("Study 1's loss, seen again here, has a detectable part in the coarse labels; the part of the restarts "
+            "cannot be told from 0 here.") in text
+    assert ("coarse labels in its middle segment cost 6.00 points, and that schedule lost 2.00 points to the "
             "restarted stages on the same data") in text
     assert "When fine labels are scarce (c), alternating lost 9.00 points to fine-only training." in text
-    assert "still gain 5.03 points from 1 000 to 2 000 steps" in text
+    assert "still gain 5.03 points from 1 000 to 2 000 steps: they had not stopped improving at 2 000" in text
     # the restarts, if they had cost: both parts named
     rows2 = [dict(r, verdict="reproduced", mean=1.5) if r["claim"] == "Alt2-Restarts" else r for r in rows]
-    assert "came from the coarse labels and the restarts." in " ".join(alternating_lines(rows2))
+    assert "has a detectable part in the coarse labels and in the restarts." in " ".join(alternating_lines(rows2))
+    rows4 = [dict(r, verdict="contradicted", mean=-1.5) if r["claim"] == "Alt2-Restarts" else r for r in rows]
+    assert "has a detectable part in the coarse labels; the restarts pulled the other way." in \
+        " ".join(alternating_lines(rows4))
+    rows5 = [dict(r, verdict="inconclusive") if r["claim"] == "Alt2-Labels" else r for r in rows]
+    assert "has no part that this study detects on its own" in " ".join(alternating_lines(rows5))
     # study 1's loss not seen again here: the parts are not offered as its explanation
     rows3 = [dict(r, verdict="inconclusive") if r["claim"] == "Alt2-Budget" else r for r in rows]
     text3 = " ".join(alternating_lines(rows3))
-    assert "not seen again on this machine (Alt2-Budget: *inconclusive*)" in text3 and "therefore came" not in text3
+    assert "not seen again on this machine (Alt2-Budget: *inconclusive*)" in text3 and "detectable part" not in text3
 
 
 def test_the_account_names_study_1s_result_and_needs_every_claim(tmp_path):
@@ -187,6 +193,11 @@ def test_readme_passage_names_a_verdict_only_when_every_seed_has_landed(tmp_path
     text = readme.study2_passage({"records": 79, "planned": 81, "claims": list(by.values())})
     assert "T1-SCL (SCL (λ = 0.1) helps on top of the relation module; equivalence: *absent*)" in text
     assert "T1-SCL (" not in text.split("*pending*")[-1]          # not also listed as pending
+    # a claim of study 2's own (the learning curve) is said to be one, a claim of the paper's is not
+    curve = [r for r in by.values() if r["claim"] == "Curve-1000"][0]
+    assert is_final(curve), curve["verdict"]
+    assert "Curve-1000 ((d) fine only: 1 000 steps beat 500; study 2's hypothesis, not a claim of the paper)" in text
+    assert "Alt2-Budget (alternating beats fine-only at the same steps (study 1's contradicted claim, again))" in text
 
 
 def test_the_readme_quotes_study_2_as_its_committed_results_stand():

@@ -15,10 +15,13 @@ from selection import Selection
 
 AFFINITY_CAPTION = (
     "What the paper predicts (Fig. 1, Sec. II-B): SCL makes the features of one object alike and features across a "
-    "contour different. So for RelationNet + SCL the map should be red over the chosen pixel's own object and turn "
-    "blue right at its contour; a baseline's map is more diffuse, spilling over contours and fading inside large "
+    "contour different. If it does, the map for RelationNet + SCL is red over the chosen pixel's own object and turns "
+    "blue right at its contour, and a baseline's map is more diffuse, spilling over contours and fading inside large "
     "objects. The 3×3 grid is the similarity subnet's own answer (Fig. 3) to \"same label as this pixel?\" for its "
-    "8 neighbours: near 1 inside an object, near 0 across a contour (the text under each value is the truth).")
+    "8 neighbours; a subnet that does its job answers near 1 inside an object and near 0 across a contour (the text "
+    "under each value is the truth). These are predictions to look at, one pixel at a time, not findings: whether SCL "
+    "aligns the features on average is the studies' Fig1-Align and SCL-Align claims, with their verdicts in the "
+    "Ablations tab.")
 
 
 def render(sel: Selection) -> None:

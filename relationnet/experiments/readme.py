@@ -79,9 +79,10 @@ def study2_passage(summary: dict) -> str:
         if rs:
             lines.append(f"- *{k}*: " + "; ".join(
                 f"{r['claim']} ({r['title']}" + (f"; equivalence: *{r['equivalence']}*" if r.get("equivalence") else "")
+                + ("; study 2's hypothesis, not a claim of the paper" if r.get("side") == "the hypothesis's" else "")
                 + ")" for r in rs) + ".")
     if pending:
-        lines.append("- *pending* until every planned seed of their arms has landed: "
+        lines.append("- *pending* until every planned seed of the claim has landed: "
                      + ", ".join(f"{r['claim']} ({r['n']} of {r['seeds_planned']} seeds)" for r in pending) + ".")
     if not_run:
         lines.append("- *not run*: " + ", ".join(r["claim"] for r in not_run)

@@ -94,16 +94,24 @@ def alternating_lines(rows: list[dict], s1: dict | None = None, figure: str | No
     restarts = _effect(rst, "restarting the schedule at each stage cost {d:.2f} points against one schedule",
                        "restarting the schedule at each stage gained {d:.2f} points over one schedule",
                        "restarting the schedule made no difference this study can detect (δ_min {mde:.2f})")
-    sources = [name for name, r, side in (("the coarse labels", lab, "contradicted"), ("the restarts", rst, "reproduced"))
-               if r["verdict"] == side]
-    where = (" and ".join(sources) if sources else "neither part detectably (each interval contains 0)")
-    again = (f"Study 1's loss, seen again here, therefore came from {where}." if b["verdict"] == "contradicted" else
+    parts = [(name, r["verdict"] == side, r["verdict"] == "inconclusive")
+             for name, r, side in (("the coarse labels", lab, "contradicted"), ("the restarts", rst, "reproduced"))]
+    loss = [name for name, cost, _ in parts if cost]
+    if loss:
+        where = (f"has a detectable part in {' and in '.join(loss)}"
+                 + "".join(f"; the part of {name} cannot be told from 0 here" for name, _, undecided in parts
+                           if undecided)
+                 + "".join(f"; {name} pulled the other way" for name, cost, undecided in parts
+                           if not cost and not undecided))
+    else:
+        where = "has no part that this study detects on its own (neither part's interval lies on the losing side)"
+    again = (f"Study 1's loss, seen again here, {where}." if b["verdict"] == "contradicted" else
              f"Study 1's loss is not seen again on this machine (Alt2-Budget: *{b['verdict']}*), so these parts do not "
              "explain it; they say what each change does here.")
     out += ["", f"**What it came from.** With the same restarts, {labels}; with fine labels throughout, {restarts}. "
             + again]
     seg_s = _effect(seg, "coarse labels in its middle segment gained {d:.2f} points",
-                    "coarse labels in its middle segment still cost {d:.2f} points",
+                    "coarse labels in its middle segment cost {d:.2f} points",
                     "coarse labels in its middle segment made no detectable difference (δ_min {mde:.2f})")
     one_s = _effect(one, "beat the restarted stages by {d:.2f} points on the same data",
                     "lost {d:.2f} points to the restarted stages on the same data",
@@ -114,8 +122,8 @@ def alternating_lines(rows: list[dict], s1: dict | None = None, figure: str | No
     out.append(f"With one schedule and the optimizer kept (b), {seg_s}, and that schedule {one_s}. When fine labels "
                f"are scarce (c), {scarce_s}.")
     gains = "; ".join(f"{c['arm']} − {c['ref']} {c['mean']:+.2f} (*{c['verdict']}*)" for c in curve)
-    last = _effect(curve[2], "still gain {d:.2f} points from 1 000 to 2 000 steps, so at study 1's 500 steps they were "
-                   "far from where they stop improving", "lose {d:.2f} points from 1 000 to 2 000 steps",
+    last = _effect(curve[2], "still gain {d:.2f} points from 1 000 to 2 000 steps: they had not stopped improving at "
+                   "2 000 steps, four times study 1's 500", "lose {d:.2f} points from 1 000 to 2 000 steps",
                    "show no gain from 1 000 to 2 000 steps that this study can detect (δ_min {mde:.2f})")
     out.append(f"Fine-only models (d: {gains}) {last}.")
     return out
