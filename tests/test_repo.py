@@ -42,6 +42,7 @@ def test_notebooks_use_the_library_and_check_what_they_rebuild():
     ("backbone_speed.py", ["--input-size", "32x64", "--batch", "2", "--repeats", "1", "--profile", "--roofline"]),
     ("dashboard_view.py", ["--checkpoint", "none", "--repeats", "1"]),
     ("dashboard_interaction.py", ["--runs", "none", "--repeats", "1"]),
+    ("contention.py", ["--input-size", "32x64", "--batch", "2", "--steps", "1", "--rounds", "1"]),
 ])
 def test_benchmark_scripts_run_tiny(script, args, tmp_path):
     out = tmp_path / "r.json"
