@@ -399,7 +399,7 @@ def describe(size: str = "full", results: str | Path = RESULTS) -> str:
     landed = sum(r.get("train_steps") or 0 for r in records.values())
     lines += [f"planned: {len(plan)} runs, {steps} training steps; landed: {len(records)} records, {landed} training "
               f"steps, {sum(r.get('train_cpu_seconds') or 0 for r in records.values()) / 3600:.2f} core-hours",
-              remaining_line(records, plan), budget_projection(size=size), occupancy_line(), "", "claims:"]
+              *logs_lines(records, plan, size), "", "claims:"]
     lines += [f"  {c.id}: {claim_formula(c.arm, c.ref, c.metric, c.ref_metric)}; paper {c.paper}" for c in CLAIMS]
     lines += [f"problem: {p}" for p in problems]
     return "\n".join(lines)
@@ -429,9 +429,10 @@ def epoch_occupancy(out: str | Path = OUT) -> list[tuple[float, float]]:
     return epochs
 
 
-def occupancy_line(out: str | Path = OUT) -> str:
-    """How busy the study's logged epochs kept the 2 cores, split at :data:`ALONE_CORES` (METHOD.md, Changes)."""
-    busy = [b for b, _ in epoch_occupancy(out)]
+def occupancy_line(out: str | Path = OUT, epochs: list | None = None) -> str:
+    """How busy the study's logged epochs kept the 2 cores, split at :data:`ALONE_CORES` (METHOD.md, Changes);
+    ``epochs``: :func:`epoch_occupancy`'s list when the caller has read it already."""
+    busy = [b for b, _ in (epoch_occupancy(out) if epochs is None else epochs)]
     alone, shared = [b for b in busy if b >= ALONE_CORES], [b for b in busy if b < ALONE_CORES]
     span = lambda v: f"{min(v):.2f}–{max(v):.2f}" if v else "—"        # noqa: E731
     return (f"epochs logged: {len(busy)}; cores busy ≥ {ALONE_CORES:g} (alone): {len(alone)}, {span(alone)}; "
@@ -447,10 +448,11 @@ def alone_rate(out: str | Path = OUT, epochs: list | None = None) -> tuple[float
     return (statistics.median(rates) if rates else None), len(rates)
 
 
-def budget_projection(out: str | Path = OUT, size: str = "full", eval_share: float = 0.08) -> str:
+def budget_projection(out: str | Path = OUT, size: str = "full", eval_share: float = 0.08,
+                      epochs: list | None = None) -> str:
     """The budget check's line: planned steps at the alone rate (plus evaluation, about 8 % of training in study 1),
-    against :data:`BUDGET_CORE_HOURS`, with and without each arm of the cut order."""
-    rate, n = alone_rate(out)
+    against :data:`BUDGET_CORE_HOURS`, with and without each arm of the cut order; ``epochs`` as :func:`alone_rate`."""
+    rate, n = alone_rate(out, epochs)
     done = (f"budget check done (METHOD.md, Changes): {', '.join(sorted(CUT))} cut; "
             if CUT and size == "full" else "")
     if rate is None or n < 10:
@@ -466,15 +468,23 @@ def budget_projection(out: str | Path = OUT, size: str = "full", eval_share: flo
             f"{total(steps - contingent - sum(g.values())):.1f}; budget {BUDGET_CORE_HOURS:g}")
 
 
-def remaining_line(records: dict, plan: list, out: str | Path = OUT, eval_share: float = 0.08) -> str:
+def logs_lines(records: dict, plan: list, size: str = "full", out: str | Path = OUT) -> list[str]:
+    """``--list``'s three lines from the epoch logs, read once: what is left, the budget check, the cores busy."""
+    epochs = epoch_occupancy(out)
+    return [remaining_line(records, plan, out, epochs=epochs), budget_projection(out, size, epochs=epochs),
+            occupancy_line(out, epochs)]
+
+
+def remaining_line(records: dict, plan: list, out: str | Path = OUT, eval_share: float = 0.08,
+                   epochs: list | None = None) -> str:
     """What is left of the plan: runs not landed, their training steps (a run in progress counted whole) and, at
     the alone rate of :func:`alone_rate` (plus evaluation, as the budget projection), the core-hours and the hours
-    of a machine left to the study."""
+    of a machine left to the study; ``epochs`` as :func:`alone_rate`."""
     left = [(s, a) for s, a in plan if (a.id, s) not in records]
     steps = sum(a.train_steps for _, a in left)
     line = f"left: {len(left)} runs, {steps} training steps"
     import statistics
-    epochs = epoch_occupancy(out)                         # the logs read once, for the rate and the cores busy
+    epochs = epoch_occupancy(out) if epochs is None else epochs     # read once, for the rate and the cores busy
     rate, n = alone_rate(out, epochs)
     if rate is None or n < 10 or not steps:
         return line
