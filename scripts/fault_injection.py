@@ -272,7 +272,9 @@ def disk_full(base: Path, data: Path, env: dict, reference: dict, log) -> dict:
 
 
 def _git(*args: str) -> str:
-    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True).stdout.strip()
+    """git in the checkout of the package the jobs run (they start ``python -m relationnet.cli``); '' on an error."""
+    from relationnet.experiments.records import git
+    return git(*args) or ""
 
 
 def code_revision() -> tuple[str, bool]:

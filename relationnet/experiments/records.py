@@ -12,19 +12,21 @@ from pathlib import Path
 import torch
 
 
+def git(*args: str) -> str | None:
+    """The output of ``git ARGS`` run in this package's checkout, stripped; None without git, outside a checkout or on
+    a git error."""
+    from ..paths import project_dir
+    try:
+        return subprocess.run(["git", "-C", str(project_dir()), *args], capture_output=True, text=True, timeout=30,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 @lru_cache(maxsize=1)
 def provenance() -> dict:
     """What produced a record: the code's git revision (taken once, when the study starts: the code in memory),
     whether ``relationnet/`` had uncommitted changes, torch, the processor or GPU, the thread count."""
-    from ..paths import project_dir
-    root = project_dir()
-
-    def git(*args):
-        try:
-            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30,
-                                  check=True).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return None
     rev = git("rev-parse", "HEAD")
     dirty = git("status", "--porcelain", "--", "relationnet")
     return {"git": rev, "dirty": bool(dirty) if dirty is not None else None, "torch": torch.__version__,
@@ -35,12 +37,12 @@ def device_name(device: str = "auto") -> str:
     return device_name(device)
 
 def is_ancestor(rev: str) -> bool | None:
-    """Whether ``rev`` is in this checkout's history (None: no git, or an unknown revision)."""
+    """Whether ``rev`` is in this checkout's history: False for a revision this checkout does not know (a newer or a
+    foreign one); None when there is no git checkout to ask."""
     from ..paths import project_dir
+    if git("rev-parse", "HEAD") is None:
+        return None                                       # not a git checkout: nothing to compare with
     try:
-        if subprocess.run(["git", "-C", str(project_dir()), "rev-parse", "HEAD"], capture_output=True,
-                          timeout=30).returncode:
-            return None                                   # not a git checkout: nothing to compare with
         r = subprocess.run(["git", "-C", str(project_dir()), "merge-base", "--is-ancestor", rev, "HEAD"],
                            capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
