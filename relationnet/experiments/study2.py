@@ -397,9 +397,11 @@ def describe(size: str = "full", results: str | Path = RESULTS) -> str:
                      + ("  [cut by the budget check: METHOD.md, Changes]" if not seeds else ""))
     steps = sum(a.train_steps for _, a in plan)
     landed = sum(r.get("train_steps") or 0 for r in records.values())
+    epochs = epoch_occupancy()                                  # the epoch logs, read once for three lines
     lines += [f"planned: {len(plan)} runs, {steps} training steps; landed: {len(records)} records, {landed} training "
               f"steps, {sum(r.get('train_cpu_seconds') or 0 for r in records.values()) / 3600:.2f} core-hours",
-              *logs_lines(records, plan, size), "", "claims:"]
+              remaining_line(records, plan, epochs=epochs), budget_projection(size=size, epochs=epochs),
+              occupancy_line(epochs=epochs), "", "claims:"]
     lines += [f"  {c.id}: {claim_formula(c.arm, c.ref, c.metric, c.ref_metric)}; paper {c.paper}" for c in CLAIMS]
     lines += [f"problem: {p}" for p in problems]
     return "\n".join(lines)
@@ -466,13 +468,6 @@ def budget_projection(out: str | Path = OUT, size: str = "full", eval_share: flo
             f"core-h, without S5 {total(steps - contingent):.1f}, without S5 and G2 "
             f"{total(steps - contingent - g.get('G2', 0)):.1f}, without S5, G2 and G1 "
             f"{total(steps - contingent - sum(g.values())):.1f}; budget {BUDGET_CORE_HOURS:g}")
-
-
-def logs_lines(records: dict, plan: list, size: str = "full", out: str | Path = OUT) -> list[str]:
-    """``--list``'s three lines from the epoch logs, read once: what is left, the budget check, the cores busy."""
-    epochs = epoch_occupancy(out)
-    return [remaining_line(records, plan, out, epochs=epochs), budget_projection(out, size, epochs=epochs),
-            occupancy_line(out, epochs)]
 
 
 def remaining_line(records: dict, plan: list, out: str | Path = OUT, eval_share: float = 0.08,
