@@ -272,9 +272,9 @@ def disk_full(base: Path, data: Path, env: dict, reference: dict, log) -> dict:
 
 
 def _git(*args: str) -> str:
-    """git in the checkout of the package the jobs run (they start ``python -m relationnet.cli``); '' on an error."""
+    """git in this script's checkout, where the jobs run; '' on an error."""
     from relationnet.experiments.records import git
-    return git(*args) or ""
+    return git(*args, root=REPO) or ""
 
 
 def code_revision() -> tuple[str, bool]:

@@ -46,7 +46,7 @@ def test_the_account_says_what_the_verdicts_say():
     assert ("coarse labels in its middle segment cost 6.00 points, and that schedule lost 2.00 points to the "
             "restarted stages on the same data") in text
     assert "When fine labels are scarce (c), alternating lost 9.00 points to fine-only training." in text
-    assert "still gain 5.03 points from 1 000 to 2 000 steps: they had not stopped improving at 2 000" in text
+    assert "still gain 5.03 points from 1 000 to 2 000 steps: they had not stopped improving by 1 000 steps" in text
     # the restarts, if they had cost: both parts named
     rows2 = [dict(r, verdict="reproduced", mean=1.5) if r["claim"] == "Alt2-Restarts" else r for r in rows]
     assert "has a detectable part in the coarse labels and in the restarts." in " ".join(alternating_lines(rows2))
@@ -54,11 +54,19 @@ def test_the_account_says_what_the_verdicts_say():
     assert "has a detectable part in the coarse labels; the restarts pulled the other way." in \
         " ".join(alternating_lines(rows4))
     rows5 = [dict(r, verdict="inconclusive") if r["claim"] == "Alt2-Labels" else r for r in rows]
-    assert "has no part that this study detects on its own" in " ".join(alternating_lines(rows5))
+    assert "has no part that this study detects on its own." in " ".join(alternating_lines(rows5))
+    # the loss in the restarts alone, the coarse labels having helped; no loss, with the restarts having helped
+    rows6 = [dict(r, verdict="reproduced", mean=1.5) if r["claim"] in ("Alt2-Restarts", "Alt2-Labels") else r
+             for r in rows]
+    assert "has a detectable part in the restarts; the coarse labels pulled the other way." in \
+        " ".join(alternating_lines(rows6))
+    rows7 = [dict(r, verdict="contradicted", mean=-1.5) if r["claim"] == "Alt2-Restarts" else r for r in rows5]
+    assert "has no part that this study detects on its own; the restarts pulled the other way." in \
+        " ".join(alternating_lines(rows7))
     # study 1's loss not seen again here: the parts are not offered as its explanation
     rows3 = [dict(r, verdict="inconclusive") if r["claim"] == "Alt2-Budget" else r for r in rows]
     text3 = " ".join(alternating_lines(rows3))
-    assert "not seen again on this machine (Alt2-Budget: *inconclusive*)" in text3 and "detectable part" not in text3
+    assert "not detectably seen again on this machine (Alt2-Budget: *inconclusive*)" in text3 and "detectable part" not in text3
 
 
 def test_the_account_names_study_1s_result_and_needs_every_claim(tmp_path):

@@ -12,13 +12,13 @@ from pathlib import Path
 import torch
 
 
-def git(*args: str) -> str | None:
-    """The output of ``git ARGS`` run in this package's checkout, stripped; None without git, outside a checkout or on
-    a git error."""
+def git(*args: str, root: str | Path | None = None) -> str | None:
+    """The output of ``git ARGS`` run in ``root`` (default: this package's checkout), stripped; None without git,
+    outside a checkout or on a git error."""
     from ..paths import project_dir
     try:
-        return subprocess.run(["git", "-C", str(project_dir()), *args], capture_output=True, text=True, timeout=30,
-                              check=True).stdout.strip()
+        return subprocess.run(["git", "-C", str(root or project_dir()), *args], capture_output=True, text=True,
+                              timeout=30, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
 

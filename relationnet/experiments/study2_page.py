@@ -97,17 +97,16 @@ def alternating_lines(rows: list[dict], s1: dict | None = None, figure: str | No
     parts = [(name, r["verdict"] == side, r["verdict"] == "inconclusive")
              for name, r, side in (("the coarse labels", lab, "contradicted"), ("the restarts", rst, "reproduced"))]
     loss = [name for name, cost, _ in parts if cost]
+    other = "".join(f"; {name} pulled the other way" for name, cost, undecided in parts if not cost and not undecided)
     if loss:
         where = (f"has a detectable part in {' and in '.join(loss)}"
                  + "".join(f"; the part of {name} cannot be told from 0 here" for name, _, undecided in parts
-                           if undecided)
-                 + "".join(f"; {name} pulled the other way" for name, cost, undecided in parts
-                           if not cost and not undecided))
+                           if undecided) + other)
     else:
-        where = "has no part that this study detects on its own (neither part's interval lies on the losing side)"
+        where = "has no part that this study detects on its own" + other
     again = (f"Study 1's loss, seen again here, {where}." if b["verdict"] == "contradicted" else
-             f"Study 1's loss is not seen again on this machine (Alt2-Budget: *{b['verdict']}*), so these parts do not "
-             "explain it; they say what each change does here.")
+             f"Study 1's loss is not detectably seen again on this machine (Alt2-Budget: *{b['verdict']}*), so these "
+             "parts do not explain it; they say what each change does here.")
     out += ["", f"**What it came from.** With the same restarts, {labels}; with fine labels throughout, {restarts}. "
             + again]
     seg_s = _effect(seg, "coarse labels in its middle segment gained {d:.2f} points",
@@ -122,8 +121,8 @@ def alternating_lines(rows: list[dict], s1: dict | None = None, figure: str | No
     out.append(f"With one schedule and the optimizer kept (b), {seg_s}, and that schedule {one_s}. When fine labels "
                f"are scarce (c), {scarce_s}.")
     gains = "; ".join(f"{c['arm']} − {c['ref']} {c['mean']:+.2f} (*{c['verdict']}*)" for c in curve)
-    last = _effect(curve[2], "still gain {d:.2f} points from 1 000 to 2 000 steps: they had not stopped improving at "
-                   "2 000 steps, four times study 1's 500", "lose {d:.2f} points from 1 000 to 2 000 steps",
+    last = _effect(curve[2], "still gain {d:.2f} points from 1 000 to 2 000 steps: they had not stopped improving by "
+                   "1 000 steps, twice study 1's 500", "lose {d:.2f} points from 1 000 to 2 000 steps",
                    "show no gain from 1 000 to 2 000 steps that this study can detect (δ_min {mde:.2f})")
     out.append(f"Fine-only models (d: {gains}) {last}.")
     return out
