@@ -140,6 +140,21 @@ def study2_line(claim: str) -> str:
     return f"{head}: {diff} over {r['n']} seeds (paper: {r['paper']}) -> {r['verdict']}{eq}."
 
 
+def study2_account():
+    """Study 2's results page's account of study 1's Alt-Budget from its (a)–(d) claims, as Markdown, written from the
+    committed ``docs/study/study2/results.json`` by the page's own code (it says which rows are still pending)."""
+    import json
+
+    from IPython.display import Markdown
+
+    from .experiments.study2_page import account_markdown, study1_claim
+    study = project_dir() / "docs" / "study"
+    path = study / "study2" / "results.json"
+    if not path.is_file():
+        return "Study 2 (docs/study/study2) has no results yet: run `relationnet study --protocol 2`."
+    text = account_markdown(json.loads(path.read_text())["claims"], study1_claim(study / "results.json", "Alt-Budget"))
+    return Markdown(text or "Study 2's results lack the (a)–(d) claims: run `relationnet study --protocol 2 --tabulate`.")
+
 def study2_figure(name: str):
     """A committed figure of study 2's results page (``alternating.png``, ``mechanism_S4.png``), for display; it
     shows the records that had landed when the page was last tabulated."""

@@ -588,6 +588,20 @@ def test_ablations_tab_shows_study_2_apart_with_its_committed_intervals(demo_run
             ci = stats.ttest_1samp(c["diffs"], 0).confidence_interval()
             lo, hi = row["paired difference [95 % CI]"].replace("−", "-").split("[")[1].rstrip("]").split(", ")
             assert abs(float(lo) - ci.low) <= 0.051 and abs(float(hi) - ci.high) <= 0.051, (c["claim"], row)
+    # below the table, the results page's (a)-(d) account: each of its claims' mean difference, recomputed here from the
+    # committed per-seed differences, and its two figures
+    text = "\n".join(m.value for m in at.markdown)
+    assert "Where study 1's Alt-Budget came from" in text
+    by = {c["claim"]: c for c in committed}
+    for claim in ("Alt2-Budget", "Alt2-Labels", "Alt2-Restarts", "Alt2-CoarseSegment", "Alt2-OneSchedule", "Alt2-Scarce"):
+        d = by[claim]["diffs"]
+        assert f"({claim}): {by[claim]['arm']} − {by[claim]['ref']} = {np.mean(d):+.2f} [" in text, claim
+    final = all(len(by[c]["diffs"]) == by[c]["seeds_planned"] for c in by if by[c]["seeds_planned"])
+    assert ("**What it came from.**" in text) == final
+    assert [c for i in at.image for c in i.captions] == [
+        "Study 2's alternating-training claims beside study 1's Alt-Budget, and the fine-only learning curve",
+        "What SCL does during training (S4, the seeds landed when the page was tabulated): descriptions, not claims; "
+        "the claims are the Probe rows above"]
 
 
 def test_the_browser_harness_removes_only_the_profile_folder_it_made(tmp_path, monkeypatch):

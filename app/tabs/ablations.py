@@ -8,6 +8,7 @@ import streamlit as st
 
 import helpers
 from relationnet.experiments.design import PAPER
+from relationnet.experiments.study2_page import account_markdown
 from selection import Selection
 
 
@@ -24,11 +25,30 @@ def render(sel: Selection) -> None:
         st.info("no study-2 results found (docs/study/study2/results.json): `relationnet study --protocol 2` "
                 "writes them")
     else:
+        pending = any(str(r.get("verdict", "")).startswith("pending") for r in sel.study2.values())
         st.caption("A separate study with its own protocol (docs/study/study2/METHOD.md, committed before its first "
                    "record): fresh seeds, 20 for the SCL claims; the same 95 % rule, plus an equivalence verdict "
-                   "from the 90 % interval against the paper's effect. It runs in the background; *pending* rows "
-                   "say how many seeds have landed. Differences in points of %.")
+                   "from the 90 % interval against the paper's effect. "
+                   + ("*Pending* rows say how many seeds have landed; they are not verdicts. " if pending else "")
+                   + "Differences in points of %.")
         st.dataframe(helpers.study2_table(sel.study2), hide_index=True, key="study2_table")
+        try:                             # the results page's (a)–(d) account, by its own code, and its figures
+            account = account_markdown(sel.study2.values(), (sel.study or {}).get("Alt-Budget"), heading="#####")
+        except (KeyError, TypeError, ValueError) as e:     # a hand-edited results.json: the table above still shows
+            st.warning(f"study 2's account of study 1's Alt-Budget cannot be written from these results ({e!r})")
+            account = ""
+        if account:
+            st.markdown(account)
+        folder = helpers.study_dir() / "study2"
+        for name, caption in (("alternating.png", "Study 2's alternating-training claims beside study 1's Alt-Budget, "
+                               "and the fine-only learning curve"),
+                              ("mechanism_S4.png", "What SCL does during training (S4, the seeds landed when the "
+                               "page was tabulated): descriptions, not claims; the claims are the Probe rows above")):
+            if (folder / name).is_file():
+                try:
+                    st.image(helpers.decode_upload((folder / name).read_bytes(), name), caption=caption)
+                except (helpers.UploadError, OSError) as e:
+                    st.warning(f"study 2's figure {name} cannot be shown: {e}")
     st.subheader("This runs folder: one run per row")
     md = sel.runs_dir / "results.md"
     if md.is_file():

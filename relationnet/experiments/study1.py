@@ -318,7 +318,7 @@ def tabulate(results: str | Path = "docs/study", seeds: int = SEEDS, size: str =
         ci = format_ci(r, e) if r["n"] != 1 else signed(r["mean"], e)
         test = claim_formula(r["arm"], r["ref"], r["metric"], r["ref_metric"], r.get("arm2", ""), r.get("ref2", ""))
         lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {arm} | {ref} | {ci} | "
-                     f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} | {r['verdict']} |")
+                     f"{'—' if r['n'] < 2 else format(r['mde'], f'.{e}f')} | {r['n']} | {r['verdict']} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title}" for a in arms(size)) + "."]
     lines += ["", *corrections_lines(rows, records)]
     if size == "full":

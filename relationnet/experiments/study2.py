@@ -364,7 +364,7 @@ def tabulate(results: str | Path = RESULTS, size: str = "full", extra: dict | No
         test = claim_formula(r["arm"], r["ref"], r["metric"], r["ref_metric"])
         lines.append(f"| {r['claim']}: {r['title']} | {test} | {r['paper']} | {fmt(r['arm_mean'], r['arm_sd'])} | "
                      f"{fmt(r['ref_mean'], r['ref_sd'])} | {stats.format_ci(r, d + 1)} | "
-                     f"{'—' if r['n'] < 2 else format(r['mde'], '.2f')} | {r['n']} of {r['seeds_planned']} | "
+                     f"{'—' if r['n'] < 2 else format(r['mde'], f'.{d + 1}f')} | {r['n']} of {r['seeds_planned']} | "
                      f"{r['verdict']} | {eq} |")
     lines += ["", "Arms (METHOD.md): " + "; ".join(f"**{a.id}** {a.title} (seeds {a.seeds[0]}–{a.seeds[-1]})"
                                                    for a in arms(size)) + "."]

@@ -128,6 +128,12 @@ def alternating_lines(rows: list[dict], s1: dict | None = None, figure: str | No
     return out
 
 
+def account_markdown(rows, s1: dict | None = None, heading: str = "####") -> str:
+    """The page's (a)–(d) section (:func:`alternating_lines`, without its figure) as one Markdown text for a notebook or
+    the dashboard, its heading at ``heading``'s level; "" when the results lack any of its claims."""
+    lines = alternating_lines(list(rows), s1)
+    return "\n".join(heading + line[2:] if line.startswith("## ") else line for line in lines).strip()
+
 def mechanism_lines(records: dict, arm: str = "S4") -> list[str]:
     """The mechanism lines and probe of ``arm``'s records in words: first and last epoch, means over seeds."""
     runs = list(mechanism_runs(records, arm).values())
