@@ -137,7 +137,8 @@ def study2_line(claim: str) -> str:
         return (f"{head}: so far {diff} over {r['n']} of {r['seeds_planned']} seeds (paper: {r['paper']}) -> pending, "
                 "not a verdict until every seed has landed.")
     eq = f"; equivalence: {r['equivalence']}" if r.get("equivalence") else ""
-    return f"{head}: {diff} over {r['n']} seeds (paper: {r['paper']}) -> {r['verdict']}{eq}."
+    mde = f", δ_min {r['mde']:.{d}f}" if isinstance(r.get("mde"), (int, float)) and r["n"] >= 2 else ""
+    return f"{head}: {diff} over {r['n']} seeds{mde} (paper: {r['paper']}) -> {r['verdict']}{eq}."
 
 
 def study2_account():

@@ -250,10 +250,20 @@ def test_results_page_states_the_coarse_coverage_and_alt_budget_by_class(tmp_pat
         iou_d1[0] -= 0.19           # road: −1 point, not among the four
         for arm, iou in (("D1", iou_d1), ("D2", iou_d2)):
             (d / f"{arm}.json").write_text(json.dumps({"metrics": {"step1": {"iou": iou}}}))
+    d = res / "runs" / "seed0"                  # study 2's own D1 − D2: person −1 point, road −0.5
+    d.mkdir(parents=True)
+    iou_d1 = [0.5] * 19
+    iou_d1[11] -= 0.19
+    iou_d1[0] -= 0.095
+    for arm, iou in (("D1", iou_d1), ("D2", [0.5] * 19)):
+        (d / f"{arm}.json").write_text(json.dumps({"metrics": {"step1": {"iou": iou}}}))
     text = "\n".join(study2.coarse_lines(res))
     assert "person (96.6 % of objects), bicycle (100 % of objects)" in text and "car (" not in text
-    # by hand: person −1, bicycle −0.75 on average, road −1: total −2.75, the four classes −1.75
+    # by hand: person −1, bicycle −0.75 on average, road −1: total −2.75, the four classes −1.75 (64 %)
     assert "D1 − D2 (-2.75 points over 2 seeds) has -1.75 points from person, rider, bicycle, train" in text
+    assert "the four classes issue 22 named: 64 % of it; SynthCity's coarse labels almost never show person, bicycle." in text
+    assert "Its largest losses by class are road (-1.00), person (-1.00), bicycle (-0.75)." in text
+    assert "In study 2 (Alt2-Budget, 1 seed) the same four classes carry -1.00 of -1.50 points." in text
     assert study2.coarse_lines(tmp_path / "nowhere") == []
 
 

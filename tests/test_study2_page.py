@@ -39,17 +39,26 @@ def test_the_account_says_what_the_verdicts_say():
     by = {r["claim"]: r for r in rows}
     assert by["Alt2-Labels"]["verdict"] == "contradicted" and by["Alt2-Restarts"]["verdict"] == "inconclusive"
     text = " ".join(alternating_lines(rows))
-    assert ("With the same restarts, coarse labels in stage 2 cost 4.00 points against fine ones; with fine labels "
-            "throughout, restarting the schedule made no difference this study can detect") in text
-    assert ("Study 1's loss, seen again here, has a detectable part in the coarse labels; the part of the restarts "
-            "cannot be told from 0 here.") in text
-    assert ("coarse labels in its middle segment cost 6.00 points, and that schedule lost 2.00 points to the "
-            "restarted stages on the same data") in text
+    assert ("Split by (a), D1 − D2 = (D1 − E1) − (D2 − E1): with the same restarts, coarse labels in stage 2 cost "
+            "4.00 points against fine ones; with fine labels throughout, restarting the schedule made no difference "
+            "this study can detect") in text
+    assert ("Split this way, study 1's loss, seen again here, has a detectable part in the coarse labels; the part of "
+            "the restarts cannot be told from 0 here.") in text
+    assert ("Split by (b), D1 − D2 = (D1 − E2) + (E2 − D2): with one schedule and the optimizer kept, coarse labels in "
+            "its middle segment cost 6.00 points, and that schedule lost 2.00 points to the restarted stages on the "
+            "same data") in text
+    assert "disagree" not in text                      # (a) undecided on the restarts: nothing to set against (b)
     assert "When fine labels are scarce (c), alternating lost 9.00 points to fine-only training." in text
     assert "still gain 5.03 points from 1 000 to 2 000 steps: they had not stopped improving by 1 000 steps" in text
     # the restarts, if they had cost: both parts named
     rows2 = [dict(r, verdict="reproduced", mean=1.5) if r["claim"] == "Alt2-Restarts" else r for r in rows]
     assert "has a detectable part in the coarse labels and in the restarts." in " ".join(alternating_lines(rows2))
+    # (b) the other way (E2 − D1 = −2 by construction): the restarts gained with coarse labels in the middle segment
+    assert ("The two splits disagree on the restarts: with fine labels in the middle segment restarting cost 1.50 "
+            "points, with coarse labels there it gained 2.00; the loss does not divide into one labels part and one "
+            "restarts part; the coarse labels cost on both splits.") in " ".join(alternating_lines(rows2))
+    rows8 = [dict(r, verdict="reproduced", mean=2.0) if r["claim"] == "Alt2-OneSchedule" else r for r in rows2]
+    assert "disagree" not in " ".join(alternating_lines(rows8))          # (b): restarting cost there too, as in (a)
     rows4 = [dict(r, verdict="contradicted", mean=-1.5) if r["claim"] == "Alt2-Restarts" else r for r in rows]
     assert "has a detectable part in the coarse labels; the restarts pulled the other way." in \
         " ".join(alternating_lines(rows4))
@@ -143,7 +152,7 @@ def test_notebook_lines_give_a_verdict_only_when_every_seed_has_landed(tmp_path,
     base = {"arm": "S4", "ref": "S3", "metric": "step1.miou", "paper": "+0.71", "title": "SCL helps"}
     (d / "results.json").write_text(json.dumps({"claims": [
         dict(base, claim="T1-SCL", n=4, seeds_planned=20, mean=0.23, lo=-0.41, hi=0.87, verdict="pending (4 of 20 seeds)"),
-        dict(base, claim="T1-SCL-mAcc", n=20, seeds_planned=20, mean=0.3, lo=0.05, hi=0.55, verdict="reproduced",
+        dict(base, claim="T1-SCL-mAcc", n=20, seeds_planned=20, mean=0.3, lo=0.05, hi=0.55, mde=0.4, verdict="reproduced",
              equivalence="smaller than the paper's"),
         dict(base, claim="Alt2-Budget", arm="D1", ref="D2", n=1, seeds_planned=5, mean=-3.92, lo=float("nan"),
              hi=float("nan"), verdict="pending (1 of 5 seeds)"),
@@ -151,7 +160,7 @@ def test_notebook_lines_give_a_verdict_only_when_every_seed_has_landed(tmp_path,
     monkeypatch.setattr(nb, "project_dir", lambda: tmp_path)
     assert nb.study2_line("T1-SCL") == ("Study 2, T1-SCL (SCL helps; S4 − S3): so far +0.23 [-0.41, +0.87] over 4 of 20 "
                                         "seeds (paper: +0.71) -> pending, not a verdict until every seed has landed.")
-    assert nb.study2_line("T1-SCL-mAcc").endswith("+0.30 [+0.05, +0.55] over 20 seeds (paper: +0.71) -> reproduced; "
+    assert nb.study2_line("T1-SCL-mAcc").endswith("+0.30 [+0.05, +0.55] over 20 seeds, δ_min 0.40 (paper: +0.71) -> reproduced; "
                                                   "equivalence: smaller than the paper's.")
     assert "so far -3.92 over 1 of 5 seeds" in nb.study2_line("Alt2-Budget")
     assert nb.study2_line("F6-λ1").endswith(": not run (contingent).")

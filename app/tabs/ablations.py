@@ -20,14 +20,15 @@ def render(sel: Selection) -> None:
         st.caption("5 seeds per arm, paired by seed; the rule (95 % Student-t interval of the paired difference) was "
                    "written before the runs in docs/study/METHOD.md. Differences in points of %.")
         st.dataframe(helpers.study_table(sel.study), hide_index=True, key="study_table")
-    st.subheader("Study 2: SCL at the paper's effect size, alternating training in the paper's regime")
+    st.subheader("Study 2: SCL at the paper's effect size, alternating training taken apart")
     if sel.study2 is None:
         st.info("no study-2 results found (docs/study/study2/results.json): `relationnet study --protocol 2` "
                 "writes them")
     else:
         pending = any(str(r.get("verdict", "")).startswith("pending") for r in sel.study2.values())
         st.caption("A separate study with its own protocol (docs/study/study2/METHOD.md, committed before its first "
-                   "record): fresh seeds, 20 for the SCL claims; the same 95 % rule, plus an equivalence verdict "
+                   "record): 20 fresh seeds (100–119) for the SCL claims, seeds 0–4 rerun here for the alternating "
+                   "arms (0–2 for the learning curve); the same 95 % rule, plus an equivalence verdict "
                    "from the 90 % interval against the paper's effect. "
                    + ("*Pending* rows say how many seeds have landed; they are not verdicts. " if pending else "")
                    + "Differences in points of %.")

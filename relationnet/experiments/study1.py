@@ -272,8 +272,8 @@ def corrections_lines(rows: list[dict], records: dict) -> list[str]:
               "the relation module and SCL together; SCL's own share is Fig1-Boundary-SCL (A4 − A3, at 1 step: A3 was "
               "not evaluated at 4). About 25 intervals are read "
               "without a multiple-comparison correction: about one may exclude 0 by chance.",
-              "- **What study 1 could not decide** (SCL at the paper's effect size, alternating training in the "
-              "paper's regime) is study 2's: [study2/METHOD.md](study2/METHOD.md), results in "
+              "- **What study 1 could not decide** (SCL at the paper's effect size, alternating training taken "
+              "apart against matched controls) is study 2's: [study2/METHOD.md](study2/METHOD.md), results in "
               "[study2/README.md](study2/README.md), its answers beside study 1's below."]
     return lines
 

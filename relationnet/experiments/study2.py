@@ -4,7 +4,7 @@
 * **SCL with the power to see the paper's effect**: S3 (+ Relation) and S4 (+ Relation + SCL, λ = 0.1) on 20
   fresh seeds (100–119), every SCL run recording its mechanism per epoch (:mod:`relationnet.engine.mechanism`)
   and the similarity subnet probed after training (does it compare the pair, or read the anchor alone?).
-* **Alternating training in the paper's regime**, each against a matched control on seeds 0–4 of this
+* **Alternating training taken apart**, each arm against a matched control on seeds 0–4 of this
   machine: (a) E1, stage 2 on fine labels with the same restarts; (b) E2, one schedule with the coarse data in
   its middle segment and the optimizer state kept; (c) F1/F2, a fine-scarce set (200 fine images, all 1 500
   coarse) with stage lengths in the paper's 4 : 2 : 1 ratio of epochs, against fine-only at the same steps;

@@ -104,11 +104,12 @@ def alternating_lines(rows: list[dict], s1: dict | None = None, figure: str | No
                            if undecided) + other)
     else:
         where = "has no part that this study detects on its own" + other
-    again = (f"Study 1's loss, seen again here, {where}." if b["verdict"] == "contradicted" else
+    again = (f"Split this way, study 1's loss, seen again here, {where}." if b["verdict"] == "contradicted" else
              f"Study 1's loss is not detectably seen again on this machine (Alt2-Budget: *{b['verdict']}*), so these "
              "parts do not explain it; they say what each change does here.")
-    out += ["", f"**What it came from.** With the same restarts, {labels}; with fine labels throughout, {restarts}. "
-            + again]
+    out += ["", f"**What it came from.** Split by (a), D1 − D2 = (D1 − E1) − (D2 − E1): with the same restarts, "
+            f"{labels}; with fine labels throughout, {restarts} (D2 keeps SCL in those 200 steps, which E1's stage 2, "
+            "like D1's, trains without). " + again]
     seg_s = _effect(seg, "coarse labels in its middle segment gained {d:.2f} points",
                     "coarse labels in its middle segment cost {d:.2f} points",
                     "coarse labels in its middle segment made no detectable difference (δ_min {mde:.2f})")
@@ -118,8 +119,15 @@ def alternating_lines(rows: list[dict], s1: dict | None = None, figure: str | No
     scarce_s = _effect(scarce, "alternating beat fine-only training by {d:.2f} points",
                        "alternating lost {d:.2f} points to fine-only training",
                        "alternating and fine-only training did not detectably differ (δ_min {mde:.2f})")
-    out.append(f"With one schedule and the optimizer kept (b), {seg_s}, and that schedule {one_s}. When fine labels "
-               f"are scarce (c), {scarce_s}.")
+    flip = {("reproduced", "contradicted"): ("cost", "gained"),
+            ("contradicted", "reproduced"): ("gained", "cost")}.get((rst["verdict"], one["verdict"]))
+    both = "; the coarse labels cost on both splits" if lab["verdict"] == seg["verdict"] == "contradicted" else ""
+    disagree = (f" The two splits disagree on the restarts: with fine labels in the middle segment restarting {flip[0]} "
+                f"{abs(rst['mean']):.2f} points, with coarse labels there it {flip[1]} {abs(one['mean']):.2f}; the loss "
+                f"does not divide into one labels part and one restarts part{both}." if flip else "")
+    out.append(f"Split by (b), D1 − D2 = (D1 − E2) + (E2 − D2): with one schedule and the optimizer kept, {seg_s}, and "
+               f"that schedule {one_s} (E2's coarse segment, like D1's stage 2, trains without SCL; D2 keeps it there)."
+               f"{disagree} When fine labels are scarce (c), {scarce_s}.")
     gains = "; ".join(f"{c['arm']} − {c['ref']} {c['mean']:+.2f} (*{c['verdict']}*)" for c in curve)
     last = _effect(curve[2], "still gain {d:.2f} points from 1 000 to 2 000 steps: they had not stopped improving by "
                    "1 000 steps, twice study 1's 500", "lose {d:.2f} points from 1 000 to 2 000 steps",
@@ -193,20 +201,34 @@ def coarse_lines(results: Path) -> list[str]:
            "too leave contours unlabelled and skip small and distant objects, but their per-class coverage is not "
            "measured here (no Cityscapes copy on this machine: `python scripts/synthcity_stats.py --coverage --root "
            "CITYSCAPES` measures it on one)."]
-    try:                                   # study 1's Alt-Budget, class by class, from its committed records
-        from ..data import CITYSCAPES_CLASSES
-        s1 = Path(results).parent / "runs"
+    from ..data import CITYSCAPES_CLASSES
+
+    def by_class(runs: Path) -> tuple[list[float], int]:
+        """D1 − D2 per class over the seeds of ``runs`` (each class's IoU difference / 19, mean over the seeds)."""
         diffs = []
-        for seed_dir in sorted(s1.glob("seed*")):
-            a, b = (json.loads((seed_dir / f"{arm}.json").read_text())["metrics"]["step1"]["iou"] for arm in ("D1", "D2"))
-            diffs.append([100 * (x - y) / len(a) for x, y in zip(a, b)])
-        per_class = [sum(col) / len(col) for col in zip(*diffs)]
+        for seed_dir in sorted(runs.glob("seed*")):
+            if (seed_dir / "D1.json").is_file() and (seed_dir / "D2.json").is_file():
+                a, b = (json.loads((seed_dir / f"{arm}.json").read_text())["metrics"]["step1"]["iou"]
+                        for arm in ("D1", "D2"))
+                diffs.append([100 * (x - y) / len(a) for x, y in zip(a, b)])
+        return [sum(col) / len(col) for col in zip(*diffs)], len(diffs)
+
+    try:                                   # Alt-Budget class by class, from each study's committed records
+        per_class, n = by_class(Path(results).parent / "runs")
         part = sum(per_class[CITYSCAPES_CLASSES.index(c)] for c in ALT_BUDGET_CLASSES)
-        out += ["", f"In study 1, Alt-Budget's D1 − D2 ({sum(per_class):+.2f} points over {len(diffs)} seeds) has "
+        top = sorted(range(len(per_class)), key=lambda i: per_class[i])[:5]
+        hidden = [c for c in ALT_BUDGET_CLASSES if c in dict(left)]
+        out += ["", f"In study 1, Alt-Budget's D1 − D2 ({sum(per_class):+.2f} points over {n} seeds) has "
                 f"{part:+.2f} points from {', '.join(ALT_BUDGET_CLASSES)} (each class's IoU difference / 19, mean over "
-                "the seeds): more than half of it from four classes, three of which SynthCity's coarse labels almost never "
-                "show."]
-    except (OSError, ValueError, KeyError, TypeError, StopIteration):
+                f"the seeds), the four classes issue 22 named: {100 * part / sum(per_class):.0f} % of it; SynthCity's "
+                f"coarse labels almost never show {', '.join(hidden) or 'none of them'}. Its largest losses by class are "
+                + ", ".join(f"{CITYSCAPES_CLASSES[i]} ({per_class[i]:+.2f})" for i in top if per_class[i] < 0) + "."]
+        per2, n2 = by_class(Path(results) / "runs")
+        if n2:
+            part2 = sum(per2[CITYSCAPES_CLASSES.index(c)] for c in ALT_BUDGET_CLASSES)
+            out[-1] += (f" In study 2 (Alt2-Budget, {n2} seed{'s' * (n2 != 1)}) the same four classes carry {part2:+.2f} of "
+                        f"{sum(per2):+.2f} points.")
+    except (OSError, ValueError, KeyError, TypeError, StopIteration, ZeroDivisionError):
         pass
     return out
 
