@@ -651,7 +651,11 @@ def test_relationnet_dashboard_serves_on_its_port_and_ctrl_c_leaves_nothing_list
     import urllib.request
     port = browser.free_port()
     cmd = [sys.executable, "-m", "relationnet", "dashboard", "--runs", str(demo_runs), "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # as from a terminal: SIGINT at its default in the command even when this suite runs as a background job (the
+    # shell then leaves SIGINT ignored, and Python keeps ignoring it); its own session, so that a failure below
+    # takes the server it started with it
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         browser.wait_healthy(f"http://127.0.0.1:{port}", proc, 90)       # raises: the dashboard did not start
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read().decode()
@@ -662,5 +666,8 @@ def test_relationnet_dashboard_serves_on_its_port_and_ctrl_c_leaves_nothing_list
         with socket.socket() as s:          # nothing listens on the port any more: the server went with the command
             assert s.connect_ex(("127.0.0.1", port)) != 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)        # the command's own session: it and the server it started
+        except ProcessLookupError:
+            pass
+        proc.wait()
