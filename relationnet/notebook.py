@@ -152,9 +152,10 @@ def study2_account():
     study = project_dir() / "docs" / "study"
     path = study / "study2" / "results.json"
     if not path.is_file():
-        return "Study 2 (docs/study/study2) has no results yet: run `relationnet study --protocol 2`."
+        return Markdown("Study 2 (docs/study/study2) has no results yet: run `relationnet study --protocol 2`.")
     text = account_markdown(json.loads(path.read_text())["claims"], study1_claim(study / "results.json", "Alt-Budget"))
     return Markdown(text or "Study 2's results lack the (a)–(d) claims: run `relationnet study --protocol 2 --tabulate`.")
+
 
 def study2_figure(name: str):
     """A committed figure of study 2's results page (``alternating.png``, ``mechanism_S4.png``), for display; it

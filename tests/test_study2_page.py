@@ -231,3 +231,19 @@ def test_the_readme_quotes_study_2_as_its_committed_results_stand():
     summary = json.loads((repo / "docs" / "study" / "study2" / "results.json").read_text(encoding="utf-8"))
     assert block == readme.study2_passage(summary), \
         "README's study-2 passage is stale: run relationnet study --protocol 2 --tabulate --readme README.md"
+
+
+def test_notebook_account_is_the_pages_own_and_says_when_it_cannot_be_written(tmp_path, monkeypatch):
+    import json
+    from relationnet import notebook as nb
+    monkeypatch.setattr(nb, "project_dir", lambda: tmp_path)
+    assert "has no results yet" in nb.study2_account().data                 # no results.json at all
+    d = tmp_path / "docs" / "study" / "study2"
+    d.mkdir(parents=True)
+    rows = study2.claim_table(_records(), "full")
+    (d / "results.json").write_text(json.dumps({"claims": rows}))
+    text = nb.study2_account().data
+    assert text == "\n".join(alternating_lines(rows)).strip().replace("## Where", "#### Where", 1)
+    assert text.startswith("#### Where study 1's Alt-Budget came from") and "**What it came from.**" in text
+    (d / "results.json").write_text(json.dumps({"claims": [r for r in rows if r["claim"] != "Alt2-Scarce"]}))
+    assert "lack the (a)–(d) claims" in nb.study2_account().data

@@ -142,6 +142,7 @@ def account_markdown(rows, s1: dict | None = None, heading: str = "####") -> str
     lines = alternating_lines(list(rows), s1)
     return "\n".join(heading + line[2:] if line.startswith("## ") else line for line in lines).strip()
 
+
 def mechanism_lines(records: dict, arm: str = "S4") -> list[str]:
     """The mechanism lines and probe of ``arm``'s records in words: first and last epoch, means over seeds."""
     runs = list(mechanism_runs(records, arm).values())
