@@ -88,12 +88,22 @@ def evaluate_checkpoint(path: Path, steps=(1, 4)) -> dict:
     return evaluate_run(Path(path), cfg, steps=steps, progress=False)
 
 
+def _claim_rows(results: Path) -> list[dict] | None:
+    """The claim rows of a committed ``results.json``; None when it is not there (not tabulated yet)."""
+    import json
+    return json.loads(results.read_text()).get("claims", []) if results.is_file() else None
+
+
+def _study2_results() -> Path:
+    return project_dir() / "docs" / "study" / "study2" / "results.json"
+
+
 def _claim_row(results: Path, claim: str, study: str) -> dict | None:
     """A claim's row from a committed ``results.json``; None when it is not there (not tabulated yet)."""
-    import json
-    if not results.is_file():
+    found = _claim_rows(results)
+    if found is None:
         return None
-    rows = {r["claim"]: r for r in json.loads(results.read_text()).get("claims", [])}
+    rows = {r["claim"]: r for r in found}
     if claim not in rows:
         raise KeyError(f"no claim {claim!r} in {study}; claims: {sorted(rows)}")
     return rows[claim]
@@ -119,7 +129,7 @@ def study_line(claim: str) -> str:
 def study2_result(claim: str) -> dict | None:
     """Study 2's row for a claim id of docs/study/study2/METHOD.md (e.g. "T1-SCL", "Alt2-Budget"), from the committed
     ``docs/study/study2/results.json``; None when it has not been tabulated."""
-    return _claim_row(project_dir() / "docs" / "study" / "study2" / "results.json", claim, "study 2")
+    return _claim_row(_study2_results(), claim, "study 2")
 
 
 def study2_line(claim: str) -> str:
@@ -144,16 +154,13 @@ def study2_line(claim: str) -> str:
 def study2_account():
     """Study 2's results page's account of study 1's Alt-Budget from its (a)–(d) claims, as Markdown, written from the
     committed ``docs/study/study2/results.json`` by the page's own code (it says which rows are still pending)."""
-    import json
-
     from IPython.display import Markdown
 
     from .experiments.study2_page import account_markdown, study1_claim
-    study = project_dir() / "docs" / "study"
-    path = study / "study2" / "results.json"
-    if not path.is_file():
+    rows = _claim_rows(_study2_results())
+    if rows is None:
         return Markdown("Study 2 (docs/study/study2) has no results yet: run `relationnet study --protocol 2`.")
-    text = account_markdown(json.loads(path.read_text())["claims"], study1_claim(study / "results.json", "Alt-Budget"))
+    text = account_markdown(rows, study1_claim(project_dir() / "docs" / "study" / "results.json", "Alt-Budget"))
     return Markdown(text or "Study 2's results lack the (a)–(d) claims: run `relationnet study --protocol 2 --tabulate`.")
 
 
@@ -161,7 +168,7 @@ def study2_figure(name: str):
     """A committed figure of study 2's results page (``alternating.png``, ``mechanism_S4.png``), for display; it
     shows the records that had landed when the page was last tabulated."""
     from IPython.display import Image
-    path = project_dir() / "docs" / "study" / "study2" / name
+    path = _study2_results().parent / name
     if not path.is_file():
         raise FileNotFoundError(f"{path.name} is not in docs/study/study2: run `relationnet study --protocol 2 --tabulate`")
     return Image(filename=str(path))

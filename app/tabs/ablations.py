@@ -8,7 +8,7 @@ import streamlit as st
 
 import helpers
 from relationnet.experiments.design import PAPER
-from relationnet.experiments.study2_page import account_markdown
+from relationnet.experiments.study2_page import account_markdown, is_pending
 from selection import Selection
 
 
@@ -25,7 +25,7 @@ def render(sel: Selection) -> None:
         st.info("no study-2 results found (docs/study/study2/results.json): `relationnet study --protocol 2` "
                 "writes them")
     else:
-        pending = any(str(r.get("verdict", "")).startswith("pending") for r in sel.study2.values())
+        pending = any(is_pending(r) for r in sel.study2.values())
         st.caption("A separate study with its own protocol (docs/study/study2/METHOD.md, committed before its first "
                    "record): 20 fresh seeds (100–119) for the SCL claims, seeds 0–4 rerun here for the alternating "
                    "arms (0–2 for the learning curve); the same 95 % rule, plus an equivalence verdict "

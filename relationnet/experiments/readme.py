@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..storage import atomic_write_text
 from .study1 import SEEDS, arms, claim_table, load_records, seeds_for
-from .study2_page import is_final
+from .study2_page import is_final, is_pending
 
 
 #: The top-level README's study passage lies between these lines (``relationnet study --tabulate --readme``).
@@ -69,7 +69,7 @@ def study2_passage(summary: dict) -> str:
     rows = summary.get("claims") or []
     final = [r for r in rows if is_final(r)]
     groups = {k: [r for r in final if r["verdict"].split(" ")[0] == k] for k in VERDICT_ORDER[:3]}
-    pending = [r for r in rows if str(r.get("verdict", "")).startswith("pending")]
+    pending = [r for r in rows if is_pending(r)]
     not_run = [r for r in rows
                if r.get("seeds_planned") == 0 or str(r.get("verdict", "")).startswith(("not run", "cut"))]
     head = "**Study 2, verdicts:**" if not pending else "**Study 2, so far:**"

@@ -26,6 +26,11 @@ def is_final(r: dict) -> bool:
     return bool(r.get("seeds_planned")) and not str(r.get("verdict", "")).startswith(("pending", "not run", "cut"))
 
 
+def is_pending(r: dict) -> bool:
+    """Whether a study-2 claim row waits for seeds (its verdict reads *pending*; not run or cut rows do not wait)."""
+    return str(r.get("verdict", "")).startswith("pending")
+
+
 def said(r: dict) -> str:
     """A claim's difference with what it is: '-3.92 (1 seed; pending, 1 of 5 seeds)' or
     '-4.10 [-5.00, -3.20]: contradicted (δ_min 1.05)'."""
